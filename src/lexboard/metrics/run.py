@@ -1,0 +1,95 @@
+"""Running a metric: the window CTEs every metric's SQL reads, then the metric's SQL.
+
+Each metric's SQL sees two relations: ``turns`` (the turns in the window that match the
+filters) and ``sessions`` (the sessions that started in the window and match the
+filters through any of their turns). Parameters are bound, never spliced into SQL.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from lexboard.metrics.request import MetricRequest, iso
+from lexboard.store.db import Store
+
+WINDOW_CTES = """
+WITH turns AS (
+    SELECT * FROM main.turns
+    WHERE ts >= $window_from AND ts < $window_to
+      AND ($bot_id IS NULL OR bot_id = $bot_id)
+      AND ($locale_id IS NULL OR locale_id = $locale_id)
+      AND ($alias_id IS NULL OR alias_id = $alias_id)
+      AND ($input_mode IS NULL OR input_mode = $input_mode)
+), sessions AS (
+    SELECT * FROM main.sessions
+    WHERE start_ts >= $window_from AND start_ts < $window_to
+      AND ($bot_id IS NULL OR bot_id = $bot_id)
+      AND ($locale_id IS NULL OR locale_id = $locale_id)
+      AND ($alias_id IS NULL OR list_contains(alias_ids, $alias_id))
+      AND ($input_mode IS NULL OR list_contains(input_modes, $input_mode))
+)
+"""
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_LEADING_WITH = re.compile(r"^\s*WITH\s", re.IGNORECASE)
+
+
+@dataclass
+class Result:
+    metric: str
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[list[Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "params": self.params,
+            "columns": self.columns,
+            "rows": self.rows,
+        }
+
+
+def compose_sql(metric_sql: str) -> str:
+    body = metric_sql.strip().rstrip(";")
+    if _LEADING_WITH.match(body):
+        return WINDOW_CTES + ", " + _LEADING_WITH.sub("", body, count=1)
+    return WINDOW_CTES + body
+
+
+def _bindings(sql: str, request: MetricRequest) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "window_from": request.start,
+        "window_to": request.end,
+        "now": request.now,
+        "tz": request.tz,
+        **request.filters,
+        **request.params,
+    }
+    return {name: values[name] for name in set(_PARAM.findall(sql))}
+
+
+def _cell(value: Any, request: MetricRequest) -> Any:
+    if isinstance(value, datetime):
+        return iso(value, request.zone)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def run_metric(store: Store, request: MetricRequest) -> Result:
+    sql = compose_sql(request.metric.sql)
+    cursor = store.con.cursor()
+    try:
+        cursor.execute(f"SET TimeZone = '{request.tz}'")  # validated IANA name
+        relation = cursor.execute(sql, _bindings(sql, request))
+        columns = [d[0] for d in relation.description]
+        rows = [[_cell(v, request) for v in row] for row in relation.fetchall()]
+    finally:
+        cursor.close()
+    expected = [c.name for c in request.metric.columns]
+    if columns != expected:
+        raise AssertionError(f"{request.metric.id}: SQL gives {columns}, catalog says {expected}")
+    return Result(request.metric.id, request.echo(), columns, rows)

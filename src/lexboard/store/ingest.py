@@ -1,0 +1,383 @@
+"""Loss-free, idempotent ingest of raw records into the store.
+
+A batch is one transaction: its new turns (``request_id`` not yet stored), the
+sessions they touch, and the quarantine entries of its bad records all commit together
+or not at all, so a killed run leaves whole batches and a rerun adds exactly what is
+missing. Well-formed JSON Lines files take DuckDB's JSON reader (the fast path); other
+formats, and files holding bad records, go through the Python readers, which say where
+each bad record is.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from lexboard.logs.formats import Item, RawRecord, Unreadable, raw_start, read_items, sniff
+from lexboard.logs.record import TURN_SELECT, BadRecord, check_record
+from lexboard.store.db import Store
+from lexboard.store.sessions import KEY, refresh_sessions
+
+PYTHON_BATCH = 50_000
+_KEY_LIST = ", ".join(KEY)
+
+
+@dataclass
+class SourceStats:
+    source: str
+    files: int = 0
+    read: int = 0
+    new: int = 0
+    duplicate: int = 0
+    quarantined: int = 0
+    expired: int = 0
+    last_event_ts: datetime | None = None
+    lag_s: float | None = None
+    first_problem: str | None = None
+
+    def add_event_time(self, newest: datetime | None, ingested: datetime) -> None:
+        if newest is None:
+            return
+        if self.last_event_ts is None or newest >= self.last_event_ts:
+            self.last_event_ts = newest
+            self.lag_s = max(0.0, (ingested - newest).total_seconds())
+
+
+@dataclass
+class IngestSummary:
+    run_id: int
+    sources: list[SourceStats] = field(default_factory=list)
+    removed_by_retention: int = 0
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(stats, name)) for stats in self.sources)
+
+
+@dataclass
+class _Quarantined:
+    position: str
+    reason: str
+    raw_start: str
+
+
+class _NeedsPythonPath(Exception):
+    pass
+
+
+ProgressCallback = Callable[[int, int], None]  # (records read so far in this file, bytes done)
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Ingestor:
+    """Ingests files (and, for live sources, item streams) into one store."""
+
+    def __init__(
+        self,
+        store: Store,
+        retention_days: int = 0,
+        now: datetime | None = None,
+        command: str | None = None,
+    ) -> None:
+        self.store = store
+        self.now = now or datetime.now(UTC)
+        self.cutoff = self.now - timedelta(days=retention_days) if retention_days > 0 else None
+        row = store.fetchone("SELECT nextval('ingest_run_ids')")
+        self.run_id = int(row[0])
+        self.summary = IngestSummary(self.run_id)
+        store.execute(
+            "INSERT INTO ingest_runs VALUES (?, ?, NULL, 'running', ?)",
+            [self.run_id, self.now, command],
+        )
+
+    # --- runs -------------------------------------------------------------------------
+
+    def apply_retention(self) -> int:
+        """Delete turns older than the cutoff and recompute (or drop) their sessions."""
+        if self.cutoff is None:
+            return 0
+        with self.store.transaction():
+            refresh_sessions(
+                self.store,
+                f"SELECT DISTINCT {_KEY_LIST} FROM turns WHERE ts < ?",
+                [self.cutoff],
+            )
+            row = self.store.fetchone("DELETE FROM turns WHERE ts < ?", [self.cutoff])
+            removed = int(row[0]) if row else 0
+            if removed:
+                # Sessions recomputed above still counted the deleted turns: redo them.
+                self.store.execute(
+                    "DELETE FROM sessions WHERE NOT EXISTS (SELECT 1 FROM turns t WHERE "
+                    + " AND ".join(f"t.{k} = sessions.{k}" for k in KEY)
+                    + ")"
+                )
+                refresh_sessions(
+                    self.store,
+                    f"SELECT DISTINCT {_KEY_LIST} FROM sessions WHERE start_ts < ?",
+                    [self.cutoff],
+                )
+        self.summary.removed_by_retention += removed
+        return removed
+
+    def finish(self, status: str = "ok") -> IngestSummary:
+        finished = datetime.now(UTC)
+        with self.store.transaction():
+            self.store.execute(
+                "UPDATE ingest_runs SET finished_at = ?, status = ? WHERE id = ?",
+                [finished, status, self.run_id],
+            )
+            for s in self.summary.sources:
+                self.store.execute(
+                    "INSERT INTO ingest_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        self.run_id,
+                        s.source,
+                        s.files,
+                        s.read,
+                        s.new,
+                        s.duplicate,
+                        s.quarantined,
+                        s.expired,
+                        s.last_event_ts,
+                        s.lag_s,
+                        finished,
+                    ],
+                )
+        return self.summary
+
+    def stats_for(self, source: str) -> SourceStats:
+        for stats in self.summary.sources:
+            if stats.source == source:
+                return stats
+        stats = SourceStats(source)
+        self.summary.sources.append(stats)
+        return stats
+
+    # --- files ------------------------------------------------------------------------
+
+    def ingest_file(
+        self,
+        path: Path,
+        stats: SourceStats,
+        fmt: str | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        stats.files += 1
+        source = str(path)
+        try:
+            chosen = fmt or sniff(path)
+        except OSError:
+            chosen = None
+        if chosen == "jsonl":
+            try:
+                self._fast_jsonl(path, stats)
+                if progress:
+                    progress(stats.read, _size(path))
+                return
+            except _NeedsPythonPath:
+                pass
+        self.ingest_items(read_items(path, fmt), source, stats, progress)
+        if progress:
+            progress(stats.read, _size(path))
+
+    def _fast_jsonl(self, path: Path, stats: SourceStats) -> None:
+        source = str(path)
+        staged = (
+            "SELECT json::VARCHAR AS raw, NULL::BIGINT AS event_ms, "
+            f"{_sql_literal(source)} AS source, NULL::VARCHAR AS position "
+            f"FROM read_ndjson_objects({_sql_literal(source)}, maximum_object_size=16777216)"
+        )
+        try:
+            self._load(staged, stats, source, validated=False, quarantined=[], replace=True)
+        except duckdb.Error as exc:
+            if isinstance(exc, duckdb.InterruptException):
+                raise
+            if os.environ.get("LEXBOARD_DEBUG"):
+                raise
+            raise _NeedsPythonPath from None
+
+    def ingest_items(
+        self,
+        items: Iterable[Item],
+        source: str,
+        stats: SourceStats,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """The Python path: check each record, quarantine the bad, load the good in batches."""
+        bad: list[_Quarantined] = []
+        first = True
+        with tempfile.TemporaryDirectory(prefix="lexboard-") as scratch:
+            batch_path = Path(scratch) / "batch.jsonl"
+            handle = batch_path.open("wb")
+            good = 0
+            read_before = stats.read
+            for item in items:
+                if isinstance(item, Unreadable):
+                    bad.append(_Quarantined(item.position, item.reason, item.raw_start))
+                    stats.read += 1
+                    continue
+                try:
+                    _write_staged(handle, item)
+                    good += 1
+                except BadRecord as exc:
+                    bad.append(
+                        _Quarantined(item.position, str(exc), raw_start(orjson.dumps(item.value)))
+                    )
+                    stats.read += 1
+                if good >= PYTHON_BATCH:
+                    handle.close()
+                    self._load_python_batch(batch_path, stats, source, bad, first)
+                    first, good, bad = False, 0, []
+                    handle = batch_path.open("wb")
+                    if progress:
+                        progress(stats.read - read_before, 0)
+            handle.close()
+            if good or bad or first:
+                self._load_python_batch(batch_path, stats, source, bad, first, empty=good == 0)
+
+    def _load_python_batch(
+        self,
+        batch_path: Path,
+        stats: SourceStats,
+        source: str,
+        bad: list[_Quarantined],
+        replace: bool,
+        empty: bool = False,
+    ) -> None:
+        if empty:
+            staged = (
+                "SELECT NULL::VARCHAR AS raw, NULL::BIGINT AS event_ms, NULL::VARCHAR AS source,"
+                " NULL::VARCHAR AS position WHERE false"
+            )
+        else:
+            staged = (
+                "SELECT (json -> 'm')::VARCHAR AS raw, (json ->> 'e')::BIGINT AS event_ms, "
+                f"{_sql_literal(source)} AS source, json ->> 'p' AS position "
+                f"FROM read_ndjson_objects({_sql_literal(str(batch_path))}, "
+                "maximum_object_size=67108864)"
+            )
+        self._load(staged, stats, source, validated=True, quarantined=bad, replace=replace)
+
+    # --- one batch --------------------------------------------------------------------
+
+    def _load(
+        self,
+        staged_sql: str,
+        stats: SourceStats,
+        source: str,
+        validated: bool,
+        quarantined: list[_Quarantined],
+        replace: bool,
+    ) -> None:
+        store = self.store
+        store.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {staged_sql}")
+        check = store.fetchone(
+            f"""
+            SELECT count(*), count(problem), count(*) FILTER (WHERE problem IS NULL AND ts < ?),
+                   count(request_id) - count(DISTINCT request_id),
+                   max(ts) FILTER (WHERE problem IS NULL)
+            FROM ({_CHECK_SELECT})
+            """,
+            [self.cutoff or datetime(1, 1, 1, tzinfo=UTC)],
+        )
+        total, problems, expired, repeated, newest = check
+        if problems and not validated:
+            raise _NeedsPythonPath
+        dedupe = "QUALIFY row_number() OVER (PARTITION BY request_id) = 1" if repeated else ""
+        with store.transaction():
+            batch = int(store.fetchone("SELECT nextval('ingest_batch_ids')")[0])
+            ingested_at = datetime.now(UTC)
+            if replace:
+                store.execute("DELETE FROM quarantine WHERE source = ?", [source])
+            guard_rows = []
+            if problems:
+                guard_rows = store.fetchall(
+                    f"SELECT coalesce(position, ''), problem, left(raw, 200) "
+                    f"FROM ({TURN_SELECT}) WHERE problem IS NOT NULL"
+                )
+            row = store.fetchone(
+                f"""
+                INSERT INTO turns BY NAME
+                SELECT * EXCLUDE (problem), ? AS ingest_batch, ? AS ingested_at
+                FROM ({TURN_SELECT}) AS t
+                WHERE problem IS NULL AND ts >= ?
+                  AND NOT EXISTS (SELECT 1 FROM turns x WHERE x.request_id = t.request_id)
+                {dedupe}
+                """,
+                [batch, ingested_at, self.cutoff or datetime(1, 1, 1, tzinfo=UTC)],
+            )
+            new = int(row[0]) if row else 0
+            if new:
+                refresh_sessions(
+                    store,
+                    f"SELECT DISTINCT {_KEY_LIST} FROM turns WHERE ingest_batch = ?",
+                    [batch],
+                )
+            entries = [(q.position, q.reason, q.raw_start) for q in quarantined]
+            entries += [(str(p), str(r), str(s or "")) for p, r, s in guard_rows]
+            if entries:
+                store.con.executemany(
+                    "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
+                    [[source, p, r, s, self.run_id, ingested_at] for p, r, s in entries],
+                )
+        stats.read += int(total)
+        stats.new += new
+        stats.expired += int(expired)
+        stats.quarantined += len(entries)
+        stats.duplicate += int(total) - int(problems) - int(expired) - new
+        if entries and stats.first_problem is None:
+            stats.first_problem = f"{source}: {entries[0][0]}: {entries[0][1]}"
+        stats.add_event_time(newest, ingested_at)
+
+
+# The light check of a staged batch: the rules of logs.record.check_record, on the few
+# fields they need (the full projection runs once, in the INSERT).
+_CHECK_SELECT = """
+SELECT request_id, ts,
+       CASE WHEN json_type(raw) IS DISTINCT FROM 'OBJECT' THEN 'not a JSON object'
+            WHEN starts_with(coalesce(f[6] ->> '$', ''), '1') THEN 'Lex V1 record'
+            WHEN list_bool_or([json_type(x) IS DISTINCT FROM 'VARCHAR' OR x ->> '$' = ''
+                               FOR x IN [f[1], f[2], f[4], f[5]]])
+            THEN 'missing a required field'
+            WHEN ts IS NULL THEN 'no readable timestamp'
+       END AS problem
+FROM (
+    SELECT raw, f, f[1] ->> '$' AS request_id,
+           coalesce(TRY_CAST(CASE WHEN json_type(f[3]) = 'VARCHAR' THEN f[3] ->> '$' END AS TIMESTAMPTZ),
+                    CASE WHEN f[3] IS NULL OR json_type(f[3]) = 'NULL'
+                         THEN make_timestamptz(event_ms * 1000) END) AS ts
+    FROM (
+        SELECT raw, event_ms,
+               json_extract(raw, ['$.requestId', '$.sessionId', '$.timestamp',
+                                  '$.bot.id', '$.bot.localeId', '$.messageVersion']) AS f
+        FROM staged
+    )
+)
+"""
+
+
+def _write_staged(handle: Any, item: RawRecord) -> None:
+    event_ts = (
+        datetime.fromtimestamp(item.event_ms / 1000, UTC) if item.event_ms is not None else None
+    )
+    check_record(item.value, event_ts)
+    handle.write(
+        orjson.dumps({"p": item.position, "e": item.event_ms, "m": item.value}) + b"\n"
+    )
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0

@@ -1,0 +1,117 @@
+"""Versioned migrations. Never edit a shipped migration: add the next one.
+
+``sessions`` is derived from ``turns``: a migration that changes its shape can rebuild it
+(``ingest.rebuild_sessions``), so no session data is ever migrated by hand.
+"""
+
+from __future__ import annotations
+
+TURN_TABLE = """
+CREATE TABLE turns (
+    request_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    session_id VARCHAR NOT NULL,
+    originating_request_id VARCHAR NOT NULL,
+    bot_id VARCHAR NOT NULL,
+    bot_name VARCHAR,
+    alias_id VARCHAR,
+    alias_name VARCHAR,
+    bot_version VARCHAR,
+    locale_id VARCHAR NOT NULL,
+    operation VARCHAR,
+    input_mode VARCHAR,
+    transcript VARCHAR,
+    raw_transcript VARCHAR,
+    utterance VARCHAR,
+    missed BOOLEAN NOT NULL,
+    developer_override BOOLEAN NOT NULL,
+    intent VARCHAR,
+    intent_state VARCHAR,
+    confirmation_state VARCHAR,
+    dialog_action VARCHAR,
+    slot_to_elicit VARCHAR,
+    nlu_confidence DOUBLE,
+    interpretations STRUCT(intent VARCHAR, confidence DOUBLE)[],
+    sentiment VARCHAR,
+    sentiment_positive DOUBLE,
+    sentiment_negative DOUBLE,
+    sentiment_neutral DOUBLE,
+    sentiment_mixed DOUBLE,
+    slots STRUCT(name VARCHAR, shape VARCHAR, original_value VARCHAR, interpreted_value VARCHAR)[],
+    session_attributes STRUCT("key" VARCHAR, "value" VARCHAR)[],
+    request_attributes STRUCT("key" VARCHAR, "value" VARCHAR)[],
+    messages STRUCT(content_type VARCHAR, content VARCHAR)[],
+    response_reason VARCHAR,
+    transcription_confidence DOUBLE,
+    raw VARCHAR USING COMPRESSION zstd,
+    source VARCHAR,
+    position VARCHAR,
+    ingest_batch BIGINT,
+    ingested_at TIMESTAMPTZ
+);
+"""
+
+SESSION_TABLE = """
+CREATE TABLE sessions (
+    bot_id VARCHAR NOT NULL,
+    locale_id VARCHAR NOT NULL,
+    session_id VARCHAR NOT NULL,
+    originating_request_id VARCHAR NOT NULL,
+    bot_name VARCHAR,
+    start_ts TIMESTAMPTZ NOT NULL,
+    end_ts TIMESTAMPTZ NOT NULL,
+    duration_s DOUBLE NOT NULL,
+    turns INTEGER NOT NULL,
+    missed INTEGER NOT NULL,
+    alias_ids VARCHAR[] NOT NULL,
+    input_modes VARCHAR[] NOT NULL,
+    runs STRUCT(intent VARCHAR, final_state VARCHAR)[] NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (
+        1,
+        TURN_TABLE
+        + SESSION_TABLE
+        + """
+CREATE TABLE quarantine (
+    source VARCHAR NOT NULL,
+    position VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    raw_start VARCHAR,
+    ingest_run BIGINT,
+    quarantined_at TIMESTAMPTZ NOT NULL
+);
+CREATE SEQUENCE ingest_run_ids START 1;
+CREATE SEQUENCE ingest_batch_ids START 1;
+CREATE TABLE ingest_runs (
+    id BIGINT PRIMARY KEY,
+    started_at TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ,
+    status VARCHAR NOT NULL,
+    command VARCHAR
+);
+CREATE TABLE ingest_stats (
+    run_id BIGINT NOT NULL,
+    source VARCHAR NOT NULL,
+    files BIGINT NOT NULL,
+    "read" BIGINT NOT NULL,
+    new BIGINT NOT NULL,
+    duplicate BIGINT NOT NULL,
+    quarantined BIGINT NOT NULL,
+    expired BIGINT NOT NULL,
+    last_event_ts TIMESTAMPTZ,
+    lag_s DOUBLE,
+    finished_at TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE checkpoints (
+    source VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL
+);
+""",
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]

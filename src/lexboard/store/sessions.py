@@ -1,0 +1,73 @@
+"""The ``sessions`` table: one row per conversation, kept current as turns arrive.
+
+A session is METRICS.md's key (bot_id, locale_id, session_id, originating_request_id).
+Its row is recomputed from all its turns whenever a batch touches it, so it is always
+what a full recomputation would give; session metrics then scan sessions, not turns.
+"""
+
+from __future__ import annotations
+
+from lexboard.store.db import Store
+
+KEY = ("bot_id", "locale_id", "session_id", "originating_request_id")
+_KEY_LIST = ", ".join(KEY)
+_KEY_MATCH = " AND ".join(f"s.{k} = a.{k}" for k in KEY)
+
+# Intent runs: turns in (ts, request_id) order, null intents dropped, split into maximal
+# runs of one intent; a run's final state is the intent state of its last turn.
+_SESSION_ROWS = f"""
+WITH touched AS (
+    SELECT t.* FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
+), marked AS (
+    SELECT {_KEY_LIST}, ts, request_id, intent, intent_state,
+           CASE WHEN intent IS DISTINCT FROM lag(intent) OVER (
+                    PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
+                THEN 1 ELSE 0 END AS starts_run
+    FROM touched WHERE intent IS NOT NULL
+), numbered AS (
+    SELECT *, sum(starts_run) OVER (
+        PARTITION BY {_KEY_LIST} ORDER BY ts, request_id ROWS UNBOUNDED PRECEDING) AS run_no
+    FROM marked
+), runs AS (
+    SELECT {_KEY_LIST}, run_no, any_value(intent) AS intent,
+           list(intent_state ORDER BY ts, request_id)[-1] AS final_state
+    FROM numbered GROUP BY ALL
+), run_lists AS (
+    SELECT {_KEY_LIST},
+           list({{'intent': intent, 'final_state': final_state}} ORDER BY run_no) AS runs
+    FROM runs GROUP BY ALL
+), totals AS (
+    SELECT {_KEY_LIST},
+           any_value(bot_name) FILTER (WHERE bot_name IS NOT NULL) AS bot_name,
+           min(ts) AS start_ts,
+           max(ts) AS end_ts,
+           epoch(max(ts)) - epoch(min(ts)) AS duration_s,
+           count(*)::INTEGER AS turns,
+           count_if(missed)::INTEGER AS missed,
+           coalesce(list_sort(list(DISTINCT alias_id) FILTER (WHERE alias_id IS NOT NULL)), [])
+               AS alias_ids,
+           coalesce(list_sort(list(DISTINCT input_mode) FILTER (WHERE input_mode IS NOT NULL)),
+                    []) AS input_modes
+    FROM touched GROUP BY ALL
+)
+SELECT totals.*, coalesce(run_lists.runs, []) AS runs
+FROM totals LEFT JOIN run_lists USING ({_KEY_LIST})
+"""
+
+
+def refresh_sessions(store: Store, affected_sql: str, params: list[object]) -> None:
+    """Recompute the sessions whose keys ``affected_sql`` selects (inside a transaction)."""
+    store.execute(f"CREATE OR REPLACE TEMP TABLE affected_sessions AS {affected_sql}", params)
+    store.execute(
+        f"DELETE FROM sessions s WHERE EXISTS "
+        f"(SELECT 1 FROM affected_sessions a WHERE {_KEY_MATCH})"
+    )
+    store.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
+    store.execute("DROP TABLE affected_sessions")
+
+
+def rebuild_sessions(store: Store) -> None:
+    """Recompute every session from the turns (after a migration that reshapes sessions)."""
+    with store.transaction():
+        store.execute("DELETE FROM sessions")
+        refresh_sessions(store, f"SELECT DISTINCT {_KEY_LIST} FROM turns", [])
