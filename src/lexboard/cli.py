@@ -34,7 +34,7 @@ from lexboard.output import FORMATS as OUTPUT_FORMATS
 from lexboard.output import to_csv, to_json, to_table
 from lexboard.sources.files import FileSource, expand
 from lexboard.store import open_store
-from lexboard.store.ingest import IngestSummary, Ingestor
+from lexboard.store.ingest import Ingestor, IngestSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False)

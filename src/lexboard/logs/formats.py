@@ -61,7 +61,9 @@ def is_gzip(path: Path) -> bool:
 
 
 def open_bytes(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if is_gzip(path) else path.open("rb")
+    if is_gzip(path):
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
 
 
 def read_head(path: Path) -> bytes:
@@ -97,7 +99,7 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes] | Unreadable]:
     number = 0
     with open_bytes(path) as handle:
         try:
-            for number, line in enumerate(handle, start=1):  # noqa: B007
+            for number, line in enumerate(handle, start=1):
                 yield number, line
         except (EOFError, OSError, zlib.error) as exc:
             yield Unreadable(f"line {number + 1}", f"file is truncated or corrupt ({exc})")
@@ -172,7 +174,8 @@ def read_json_array(path: Path) -> Iterator[Item]:
     else:
         text = data.decode("utf-8", errors="replace")
         opening = text.find("[")
-        yield from _values(text, opening + 1 if opening >= 0 else 0)
+        for entry in _values(text, opening + 1 if opening >= 0 else 0):
+            yield entry if isinstance(entry, Unreadable) else RawRecord(f"item {entry[0]}", entry[1])
     if truncated:
         yield truncated
 

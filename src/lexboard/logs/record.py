@@ -151,7 +151,7 @@ def _slot_values(slots: Any) -> list[SlotValue]:
     for name, slot in slots.items():
         if not isinstance(slot, dict):
             continue  # an unfilled slot is null
-        shape = slot.get("shape") if isinstance(slot.get("shape"), str) else "Scalar"
+        shape = _text(slot, "shape") or "Scalar"
         if shape == "List":
             elements = slot.get("values")
             for element in elements if isinstance(elements, list) else []:
@@ -319,8 +319,8 @@ _RECORD_STRUCTURE = {
             "state": "VARCHAR",
             "confirmationState": "VARCHAR",
             "slots": (
-                f"MAP(VARCHAR, STRUCT(shape VARCHAR, \"value\" {_SLOT_VALUE}, "
-                f"\"values\" STRUCT(shape VARCHAR, \"value\" {_SLOT_VALUE})[]))"
+                f'MAP(VARCHAR, STRUCT(shape VARCHAR, "value" {_SLOT_VALUE}, '
+                f'"values" STRUCT(shape VARCHAR, "value" {_SLOT_VALUE})[]))'
             ),
         },
         "dialogAction": {"type": "VARCHAR", "slotToElicit": "VARCHAR"},

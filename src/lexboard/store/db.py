@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb.func import FunctionNullHandling
 
 from lexboard.errors import StoreError, StoreInUse
 from lexboard.logs.record import SQL_MACROS, normalize_utterance
@@ -123,7 +124,7 @@ def open_store(
             )
         if not store_path.parent.exists():
             raise StoreError(f"cannot create store {store_path}: folder does not exist")
-    config = {
+    config: dict[str, str | bool | int | float | list[str]] = {
         "autoinstall_known_extensions": "false",
         "memory_limit": memory_limit,
         "TimeZone": "UTC",
@@ -148,7 +149,11 @@ def open_store(
             raise StoreError(f"{store_path} is not a lexboard store")
         con.execute(SQL_MACROS)
         con.create_function(
-            "lexboard_normalize", _normalize, ["VARCHAR"], "VARCHAR", null_handling="special"
+            "lexboard_normalize",
+            _normalize,
+            ["VARCHAR"],
+            "VARCHAR",
+            null_handling=FunctionNullHandling.SPECIAL,
         )
     except BaseException:
         con.close()

@@ -353,7 +353,8 @@ SELECT request_id, ts,
        END AS problem
 FROM (
     SELECT raw, f, f[1] ->> '$' AS request_id,
-           coalesce(TRY_CAST(CASE WHEN json_type(f[3]) = 'VARCHAR' THEN f[3] ->> '$' END AS TIMESTAMPTZ),
+           coalesce(TRY_CAST(CASE WHEN json_type(f[3]) = 'VARCHAR' THEN f[3] ->> '$' END
+                             AS TIMESTAMPTZ),
                     CASE WHEN f[3] IS NULL OR json_type(f[3]) = 'NULL'
                          THEN make_timestamptz(event_ms * 1000) END) AS ts
     FROM (
@@ -371,9 +372,7 @@ def _write_staged(handle: Any, item: RawRecord) -> None:
         datetime.fromtimestamp(item.event_ms / 1000, UTC) if item.event_ms is not None else None
     )
     check_record(item.value, event_ts)
-    handle.write(
-        orjson.dumps({"p": item.position, "e": item.event_ms, "m": item.value}) + b"\n"
-    )
+    handle.write(orjson.dumps({"p": item.position, "e": item.event_ms, "m": item.value}) + b"\n")
 
 
 def _size(path: Path) -> int:

@@ -1,0 +1,3 @@
+from lexboard.cli import main
+
+main()
