@@ -33,7 +33,7 @@ bench-ingest: $(BIN)/lexboard
 	$(BIN)/python benchmarks/ingest.py
 
 docs: $(BIN)/lexboard
-	$(BIN)/python -m lexboard.metrics.docs > docs/metrics.md
+	$(BIN)/python -m lexboard.docs docs
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -37,7 +37,7 @@ from lexboard.store import open_store
 from lexboard.store.ingest import Ingestor, IngestSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 out = Console(highlight=False)
 
 

@@ -1,7 +1,7 @@
 """Metrics as data: id, title, definition, level, parameters, columns and SQL file.
 
 Definitions follow ``METRICS.md`` word for word where they can; ``docs/metrics.md`` is
-generated from this table (``python -m lexboard.metrics.docs``) and a test fails when it
+generated from this table (``python -m lexboard.docs``) and a test fails when it
 is stale. Defining a metric here is separate from running it (``run.py``).
 """
 

@@ -43,7 +43,7 @@ WITH touched AS (
            max(ts) AS end_ts,
            epoch(max(ts)) - epoch(min(ts)) AS duration_s,
            count(*)::INTEGER AS turns,
-           count_if(missed)::INTEGER AS missed,
+           count(*) FILTER (WHERE missed)::INTEGER AS missed,
            coalesce(list_sort(list(DISTINCT alias_id) FILTER (WHERE alias_id IS NOT NULL)), [])
                AS alias_ids,
            coalesce(list_sort(list(DISTINCT input_mode) FILTER (WHERE input_mode IS NOT NULL)),

@@ -1,5 +1,5 @@
 WITH turn_totals AS (
-    SELECT count(*) AS requests, count_if(missed) AS missed FROM turns
+    SELECT count(*) AS requests, count(*) FILTER (WHERE missed) AS missed FROM turns
 ), session_totals AS (
     SELECT count(*) AS sessions,
            avg(duration_s) AS avg_session_duration_s,
