@@ -175,7 +175,10 @@ def read_json_array(path: Path) -> Iterator[Item]:
         text = data.decode("utf-8", errors="replace")
         opening = text.find("[")
         for entry in _values(text, opening + 1 if opening >= 0 else 0):
-            yield entry if isinstance(entry, Unreadable) else RawRecord(f"item {entry[0]}", entry[1])
+            if isinstance(entry, Unreadable):
+                yield entry
+            else:
+                yield RawRecord(f"item {entry[0]}", entry[1])
     if truncated:
         yield truncated
 
