@@ -281,63 +281,92 @@ class Ingestor:
     ) -> None:
         store = self.store
         store.execute(f"CREATE OR REPLACE TEMP VIEW staged AS {staged_sql}")
-        check = store.fetchone(
-            f"""
-            SELECT count(*), count(problem), count(*) FILTER (WHERE problem IS NULL AND ts < ?),
-                   count(request_id) - count(DISTINCT request_id),
-                   max(ts) FILTER (WHERE problem IS NULL)
-            FROM ({_CHECK_SELECT})
-            """,
-            [self.cutoff or datetime(1, 1, 1, tzinfo=UTC)],
-        )
-        total, problems, expired, repeated, newest = check
-        if problems and not validated:
-            raise _NeedsPythonPath
-        dedupe = "QUALIFY row_number() OVER (PARTITION BY request_id) = 1" if repeated else ""
+        cutoff = self.cutoff or datetime(1, 1, 1, tzinfo=UTC)
         with store.transaction():
             batch = int(store.fetchone("SELECT nextval('ingest_batch_ids')")[0])
             ingested_at = datetime.now(UTC)
             if replace:
                 store.execute("DELETE FROM quarantine WHERE source = ?", [source])
-            guard_rows = []
-            if problems:
-                guard_rows = store.fetchall(
-                    f"SELECT coalesce(position, ''), problem, left(raw, 200) "
-                    f"FROM ({TURN_SELECT}) WHERE problem IS NOT NULL"
-                )
-            row = store.fetchone(
+            # Optimistic: insert every good new record in one pass; the full check (a second
+            # parse) runs only when the counts show that something was left out.
+            inserted = _count(
+                store,
                 f"""
                 INSERT INTO turns BY NAME
                 SELECT * EXCLUDE (problem), ? AS ingest_batch, ? AS ingested_at
                 FROM ({TURN_SELECT}) AS t
                 WHERE problem IS NULL AND ts >= ?
                   AND NOT EXISTS (SELECT 1 FROM turns x WHERE x.request_id = t.request_id)
-                {dedupe}
                 """,
-                [batch, ingested_at, self.cutoff or datetime(1, 1, 1, tzinfo=UTC)],
+                [batch, ingested_at, cutoff],
             )
-            new = int(row[0]) if row else 0
+            total = _count(store, "SELECT count(*) FROM staged")
+            repeated = 0
+            if inserted:
+                repeated = _count(
+                    store,
+                    "SELECT count(*) - count(DISTINCT request_id) FROM turns"
+                    " WHERE ingest_batch = ?",
+                    [batch],
+                )
+            if repeated:  # the same request_id twice in one batch: keep the first
+                store.execute(
+                    "DELETE FROM turns WHERE ingest_batch = ? AND rowid NOT IN "
+                    "(SELECT min(rowid) FROM turns WHERE ingest_batch = ? GROUP BY request_id)",
+                    [batch, batch],
+                )
+            new = inserted - repeated
+            problems = expired = 0
+            newest = store.fetchone("SELECT max(ts) FROM turns WHERE ingest_batch = ?", [batch])[0]
+            if total != inserted:
+                _, problems, expired, newest = store.fetchone(
+                    f"""
+                    SELECT count(*), count(problem),
+                           count(*) FILTER (WHERE problem IS NULL AND ts < ?),
+                           max(ts) FILTER (WHERE problem IS NULL)
+                    FROM ({_CHECK_SELECT})
+                    """,
+                    [cutoff],
+                )
+                if problems and not validated:
+                    raise _NeedsPythonPath  # rolls the batch back; Python finds the positions
+                if problems:
+                    rows = store.fetchall(
+                        f"SELECT coalesce(position, ''), problem, left(raw, 200) "
+                        f"FROM ({TURN_SELECT}) WHERE problem IS NOT NULL"
+                    )
+                    quarantined = quarantined + [
+                        _Quarantined(str(p), str(r), str(t or "")) for p, r, t in rows
+                    ]
+                    problems = len(rows)
             if new:
                 refresh_sessions(
                     store,
                     f"SELECT DISTINCT {_KEY_LIST} FROM turns WHERE ingest_batch = ?",
                     [batch],
                 )
-            entries = [(q.position, q.reason, q.raw_start) for q in quarantined]
-            entries += [(str(p), str(r), str(s or "")) for p, r, s in guard_rows]
-            if entries:
+            if quarantined:
                 store.con.executemany(
                     "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",
-                    [[source, p, r, s, self.run_id, ingested_at] for p, r, s in entries],
+                    [
+                        [source, q.position, q.reason, q.raw_start, self.run_id, ingested_at]
+                        for q in quarantined
+                    ],
                 )
-        stats.read += int(total)
+        stats.read += total
         stats.new += new
         stats.expired += int(expired)
-        stats.quarantined += len(entries)
-        stats.duplicate += int(total) - int(problems) - int(expired) - new
-        if entries and stats.first_problem is None:
-            stats.first_problem = f"{source}: {entries[0][0]}: {entries[0][1]}"
+        stats.quarantined += len(quarantined)
+        stats.duplicate += total - int(problems) - int(expired) - new
+        if quarantined and stats.first_problem is None:
+            first = quarantined[0]
+            stats.first_problem = f"{source}: {first.position}: {first.reason}"
         stats.add_event_time(newest, ingested_at)
+
+
+def _count(store: Store, sql: str, params: list[Any] | None = None) -> int:
+    row = store.fetchone(sql, params)
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 # The light check of a staged batch: the rules of logs.record.check_record, on the few
