@@ -216,3 +216,50 @@ def test_retention_counts_expired_and_removes_old_turns(tmp_path: Path, lexboard
     ).fetchone()
     con.close()
     assert stats == (5, 2, 0, 3)
+
+
+def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    """On a terminal, ingest shows a progress bar with records/s (rich, on stderr)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    records = [lex_record(session_id=f"s{i // 5}", request_id=f"p{i}") for i in range(20_000)]
+    source = write_jsonl(tmp_path / "big.jsonl", records)
+    leader, follower = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lexboard", "ingest", str(source), "--db", str(tmp_path / "p.db")],
+        stdout=follower,
+        stderr=follower,
+        env=env,
+    )
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert proc.returncode == 0
+    assert "records ·" in screen and "/s" in screen
+    assert "20,000" in screen  # the summary table
+
+
+def test_quarantine_listing(tmp_path: Path, lexboard) -> None:  # type: ignore[no-untyped-def]
+    source = tmp_path / "mixed.jsonl"
+    source.write_text(json.dumps(lex_record(request_id="ok1")) + "\n{broken\n")
+    db = tmp_path / "q.duckdb"
+    assert lexboard("ingest", str(source), "--db", str(db)).returncode == 0
+    result = lexboard("quarantine", "--db", str(db), "--format", "json")
+    listing = json.loads(result.stdout)
+    assert listing["total"] == 1
+    assert listing["rows"][0]["position"] == "line 2"
+    assert "not valid JSON" in listing["rows"][0]["reason"]

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from functools import wraps
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -132,15 +134,66 @@ def _ingest_sources(
     with progress:
         task = progress.add_task("ingest", total=total_bytes, records=0, rate=0.0)
         done_bytes = 0
+
+        def show(records: int, completed: int) -> None:
+            elapsed = progress.tasks[0].elapsed or 1e-9
+            progress.update(task, completed=completed, records=records, rate=records / elapsed)
+
         for source in sources:
             stats = ingestor.stats_for(source.label)
             for path in source.files:
                 progress.update(task, description=_short(path))
-                ingestor.ingest_file(path, stats, fmt)
-                done_bytes += _size(path)
-                records = sum(s.read for s in ingestor.summary.sources)
-                elapsed = progress.tasks[0].elapsed or 1e-9
-                progress.update(task, completed=done_bytes, records=records, rate=records / elapsed)
+                size = _size(path)
+                work = partial(ingestor.ingest_file, path, stats, fmt)
+                if progress.disable:
+                    work()
+                else:
+                    before = ingestor.summary.total("read")
+                    expected = _estimate_records(path, size)
+                    report = _file_reporter(show, before, expected, done_bytes, size)
+                    _with_query_progress(work, ingestor, report)
+                done_bytes += size
+                show(ingestor.summary.total("read"), done_bytes)
+
+
+def _file_reporter(
+    show: Callable[[int, int], None], records: int, expected: int, done: int, size: int
+) -> Callable[[float], None]:
+    """Scale one file's progress fraction to (records, bytes) of the whole run."""
+
+    def report(fraction: float) -> None:
+        show(records + int(expected * fraction), done + int(size * fraction))
+
+    return report
+
+
+def _with_query_progress(
+    work: Callable[[], None], ingestor: Ingestor, report: Callable[[float], None]
+) -> None:
+    """Run ``work`` in a thread; meanwhile move the bar with DuckDB's own query progress."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        future = pool.submit(work)
+        best = 0.0
+        while True:
+            try:
+                future.result(timeout=0.2)
+                return
+            except FutureTimeout:
+                fraction = ingestor.store.con.query_progress() / 100
+                if 0 < fraction <= 1 and fraction > best:
+                    best = fraction
+                    report(best)
+
+
+def _estimate_records(path: Path, size: int) -> int:
+    """Records in a JSON Lines file, from the line length of its first 64 KB."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(65536)
+    except OSError:
+        return 0
+    lines = head.count(b"\n")
+    return int(size * lines / len(head)) if lines and not head.startswith(b"\x1f\x8b") else 0
 
 
 def _short(path: Path) -> str:
@@ -184,6 +237,38 @@ def _judge(summary: IngestSummary, sources: list[FileSource], strict: bool) -> N
         )
     if strict and quarantined:
         raise StrictModeFailure(f"{quarantined:,} records quarantined (--strict)")
+
+
+@cli.command()
+@db_option
+@config_option
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@friendly
+def quarantine(db: str | None, config: str | None, limit: int, fmt: str) -> None:
+    """List quarantined records: where they were and why they were refused."""
+    settings = _settings(config, db=db)
+    with open_store(settings.db, read_only=True) as store:
+        total = store.fetchone("SELECT count(*) FROM quarantine")[0]
+        rows = store.fetchall(
+            "SELECT source, position, reason, raw_start FROM quarantine "
+            "ORDER BY quarantined_at DESC, source, position LIMIT ?",
+            [limit],
+        )
+    if fmt == "json":
+        import orjson
+
+        keys = ("source", "position", "reason", "raw_start")
+        click.echo(
+            orjson.dumps({"total": total, "rows": [dict(zip(keys, r, strict=True)) for r in rows]})
+        )
+        return
+    table = Table(title=f"Quarantine ({total:,} records)", title_justify="left")
+    for column in ("source", "position", "reason", "raw start"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(Text(str(v or "")[:80]) for v in row))
+    out.print(table)
 
 
 # --- metrics -------------------------------------------------------------------------

@@ -147,6 +147,8 @@ def open_store(
             _migrate(con, store_path)
         elif _schema_version(con) == 0:
             raise StoreError(f"{store_path} is not a lexboard store")
+        # query_progress() then reports, for the CLI's progress bar; nothing is printed.
+        con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
         con.execute(SQL_MACROS)
         con.create_function(
             "lexboard_normalize",
