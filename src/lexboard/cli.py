@@ -6,37 +6,30 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from functools import partial, wraps
-from pathlib import Path
+from functools import wraps
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
 from lexboard import __version__
 from lexboard.config import SETTINGS, Settings, load_settings
-from lexboard.errors import LexboardError, SourceError, StrictModeFailure
+from lexboard.errors import ConfigError, LexboardError, SourceError, StrictModeFailure
 from lexboard.logs.formats import FORMATS as LOG_FORMATS
-from lexboard.metrics import CATALOG, resolve_request, run_metric
+from lexboard.metrics import CATALOG, Result, resolve_request, run_metric
 from lexboard.output import FORMATS as OUTPUT_FORMATS
 from lexboard.output import to_csv, to_json, to_table
-from lexboard.sources.files import FileSource, expand
+from lexboard.owner import call, find_server
+from lexboard.progress import IngestProgress
+from lexboard.sources.files import expand
 from lexboard.store import open_store
-from lexboard.store.ingest import Ingestor, IngestSummary
+from lexboard.store.ingest import IngestSummary, ingest_sources, summary_from_dict
+from lexboard.store.overview import quarantine_entries
 
 F = TypeVar("F", bound=Callable[..., Any])
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -68,6 +61,9 @@ config_option = click.option(
     "--config", "config", type=click.Path(dir_okay=False), help="lexboard.toml to read."
 )
 db_option = click.option("--db", "db", help="DuckDB store file (default ./lexboard.duckdb).")
+server_option = click.option(
+    "--server", help="URL of the lexboard server that owns the store (found automatically)."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,6 +85,7 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Exit 1 when any record is quarantined.")
 @click.option("--retention-days", type=str, help="Drop turns older than N days (0 keeps all).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary.")
+@server_option
 @friendly
 def ingest(
     paths: tuple[str, ...],
@@ -98,114 +95,33 @@ def ingest(
     strict: bool,
     retention_days: str | None,
     quiet: bool,
+    server: str | None,
 ) -> None:
     """Read Lex V2 conversation logs (files, directories, globs) into the store."""
     settings = _settings(config, db=db, retention_days=retention_days)
     sources = [expand(path) for path in paths]
-    with open_store(settings.db) as store:
-        ingestor = Ingestor(store, settings.retention_days, command="ingest " + " ".join(paths))
-        status = "failed"
-        try:
-            ingestor.apply_retention()
-            _ingest_sources(ingestor, sources, fmt, quiet)
-            status = "ok"
-        finally:
-            summary = ingestor.finish(status)
+    command = "ingest " + " ".join(paths)
+    owner = server or find_server(settings.db)
+    if owner:
+        body = {
+            "sources": [[s.label, [str(f.resolve()) for f in s.files]] for s in sources],
+            "format": fmt,
+            "command": command,
+        }
+        summary = summary_from_dict(call(owner, "/api/ingest", body=body))
+    else:
+        with open_store(settings.db) as store, IngestProgress(err, sources, quiet) as progress:
+            summary = ingest_sources(
+                store,
+                [(s.label, s.files) for s in sources],
+                fmt,
+                settings.retention_days,
+                command,
+                progress.run_file if progress.enabled else None,
+            )
     if not quiet:
         _print_summary(summary)
-    _judge(summary, sources, strict)
-
-
-def _ingest_sources(
-    ingestor: Ingestor, sources: list[FileSource], fmt: str | None, quiet: bool
-) -> None:
-    total_bytes = sum(_size(f) for s in sources for f in s.files)
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        DownloadColumn(),
-        TextColumn("{task.fields[records]:,} records · {task.fields[rate]:,.0f}/s"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=quiet or not err.is_terminal,
-    )
-    with progress:
-        task = progress.add_task("ingest", total=total_bytes, records=0, rate=0.0)
-        done_bytes = 0
-
-        def show(records: int, completed: int) -> None:
-            elapsed = progress.tasks[0].elapsed or 1e-9
-            progress.update(task, completed=completed, records=records, rate=records / elapsed)
-
-        for source in sources:
-            stats = ingestor.stats_for(source.label)
-            for path in source.files:
-                progress.update(task, description=_short(path))
-                size = _size(path)
-                work = partial(ingestor.ingest_file, path, stats, fmt)
-                if progress.disable:
-                    work()
-                else:
-                    before = ingestor.summary.total("read")
-                    expected = _estimate_records(path, size)
-                    report = _file_reporter(show, before, expected, done_bytes, size)
-                    _with_query_progress(work, ingestor, report)
-                done_bytes += size
-                show(ingestor.summary.total("read"), done_bytes)
-
-
-def _file_reporter(
-    show: Callable[[int, int], None], records: int, expected: int, done: int, size: int
-) -> Callable[[float], None]:
-    """Scale one file's progress fraction to (records, bytes) of the whole run."""
-
-    def report(fraction: float) -> None:
-        show(records + int(expected * fraction), done + int(size * fraction))
-
-    return report
-
-
-def _with_query_progress(
-    work: Callable[[], None], ingestor: Ingestor, report: Callable[[float], None]
-) -> None:
-    """Run ``work`` in a thread; meanwhile move the bar with DuckDB's own query progress."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        future = pool.submit(work)
-        best = 0.0
-        while True:
-            try:
-                future.result(timeout=0.2)
-                return
-            except FutureTimeout:
-                fraction = ingestor.store.con.query_progress() / 100
-                if 0 < fraction <= 1 and fraction > best:
-                    best = fraction
-                    report(best)
-
-
-def _estimate_records(path: Path, size: int) -> int:
-    """Records in a JSON Lines file, from the line length of its first 64 KB."""
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(65536)
-    except OSError:
-        return 0
-    lines = head.count(b"\n")
-    return int(size * lines / len(head)) if lines and not head.startswith(b"\x1f\x8b") else 0
-
-
-def _short(path: Path) -> str:
-    name = path.name
-    return name if len(name) <= 32 else "…" + name[-31:]
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
+    _judge(summary, strict)
 
 
 def _print_summary(summary: IngestSummary) -> None:
@@ -226,7 +142,7 @@ def _print_summary(summary: IngestSummary) -> None:
             err.print(Text(f"quarantined, first: {s.first_problem}", style="yellow"))
 
 
-def _judge(summary: IngestSummary, sources: list[FileSource], strict: bool) -> None:
+def _judge(summary: IngestSummary, strict: bool) -> None:
     quarantined = summary.total("quarantined")
     good = summary.total("read") - quarantined
     if quarantined and good == 0:
@@ -244,30 +160,27 @@ def _judge(summary: IngestSummary, sources: list[FileSource], strict: bool) -> N
 @config_option
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@server_option
 @friendly
-def quarantine(db: str | None, config: str | None, limit: int, fmt: str) -> None:
+def quarantine(
+    db: str | None, config: str | None, limit: int, fmt: str, server: str | None
+) -> None:
     """List quarantined records: where they were and why they were refused."""
     settings = _settings(config, db=db)
-    with open_store(settings.db, read_only=True) as store:
-        total = store.fetchone("SELECT count(*) FROM quarantine")[0]
-        rows = store.fetchall(
-            "SELECT source, position, reason, raw_start FROM quarantine "
-            "ORDER BY quarantined_at DESC, source, position LIMIT ?",
-            [limit],
-        )
+    owner = server or find_server(settings.db)
+    if owner:
+        listing = call(owner, "/api/quarantine", {"limit": limit})
+    else:
+        with open_store(settings.db, read_only=True) as store:
+            listing = quarantine_entries(store, limit)
     if fmt == "json":
-        import orjson
-
-        keys = ("source", "position", "reason", "raw_start")
-        click.echo(
-            orjson.dumps({"total": total, "rows": [dict(zip(keys, r, strict=True)) for r in rows]})
-        )
+        click.echo(json.dumps(listing))
         return
-    table = Table(title=f"Quarantine ({total:,} records)", title_justify="left")
-    for column in ("source", "position", "reason", "raw start"):
+    table = Table(title=f"Quarantine ({listing['total']:,} records)", title_justify="left")
+    for column in ("source", "position", "reason", "raw_start"):
         table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(Text(str(v or "")[:80]) for v in row))
+    for row in listing["rows"]:
+        table.add_row(*(Text(str(row[c] or "")[:80]) for c in row))
     out.print(table)
 
 
@@ -288,6 +201,7 @@ def quarantine(db: str | None, config: str | None, limit: int, fmt: str) -> None
 @click.option("--input-mode")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Metric parameter.")
 @click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default="table")
+@server_option
 @friendly
 def metrics(
     metric_id: str | None,
@@ -303,6 +217,7 @@ def metrics(
     input_mode: str | None,
     params: tuple[str, ...],
     fmt: str,
+    server: str | None,
 ) -> None:
     """Compute one metric of the catalog (see --list)."""
     if list_ or metric_id is None:
@@ -323,8 +238,15 @@ def metrics(
         {"bot_id": bot_id, "locale_id": locale_id, "alias_id": alias_id, "input_mode": input_mode},
         parsed,
     )
-    with open_store(settings.db, read_only=True) as store:
-        result = run_metric(store, request)
+    owner = server or find_server(settings.db)
+    if owner:
+        query = {"from": request.echo()["from"], "to": request.echo()["to"], "tz": request.tz}
+        query.update({k: v for k, v in request.filters.items() if v is not None})
+        query.update({k: v for k, v in parsed.items()})
+        result = Result(**call(owner, f"/api/metrics/{metric_id}", query))
+    else:
+        with open_store(settings.db, read_only=True) as store:
+            result = run_metric(store, request)
     if fmt == "json":
         click.echo(to_json(result))
     elif fmt == "csv":
@@ -363,6 +285,54 @@ def _print_catalog(fmt: str) -> None:
             ", ".join(f"{p.name}={p.default}" for p in m.params) or "—",
         )
     out.print(table)
+
+
+# --- serve ---------------------------------------------------------------------------
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+@cli.command()
+@db_option
+@config_option
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", help="Port (default 8050).")
+@click.option("--source", "sources", multiple=True, help="Logs to ingest at start (repeatable).")
+@friendly
+def serve(
+    db: str | None,
+    config: str | None,
+    host: str | None,
+    port: str | None,
+    sources: tuple[str, ...],
+) -> None:
+    """Serve the API and dashboard over the store (which this process then owns)."""
+    settings = _settings(config, db=db, host=host, port=port, sources=sources)
+    if settings.host not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"host = {settings.host} ({settings.origins['host']}) is not a loopback address "
+            "and no authentication is configured",
+            hint="bind 127.0.0.1, or configure [auth] users in lexboard.toml",
+        )
+    import uvicorn
+
+    from lexboard.server.app import create_app
+
+    url = f"http://{settings.host}:{settings.port}"
+    with open_store(settings.db) as store:
+        if settings.sources:
+            found = [expand(path) for path in settings.sources]
+            summary = ingest_sources(
+                store,
+                [(s.label, s.files) for s in found],
+                None,
+                settings.retention_days,
+                "serve --source",
+            )
+            _print_summary(summary)
+        app = create_app(settings, store=store, announce_url=url)
+        err.print(Text(f"lexboard serving {settings.db} at {url}  (Ctrl-C stops)"))
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 # --- config and demo -----------------------------------------------------------------

@@ -409,3 +409,59 @@ def _size(path: Path) -> int:
         return os.path.getsize(path)
     except OSError:
         return 0
+
+
+FileRunner = Callable[[Ingestor, Path, SourceStats, str | None], None]
+
+
+def ingest_sources(
+    store: Store,
+    sources: Iterable[tuple[str, Iterable[Path]]],
+    fmt: str | None = None,
+    retention_days: int = 0,
+    command: str | None = None,
+    run_file: FileRunner | None = None,
+) -> IngestSummary:
+    """One ingest run over (label, files) sources; ``run_file`` may wrap each file's work."""
+    ingestor = Ingestor(store, retention_days, command=command)
+    status = "failed"
+    try:
+        ingestor.apply_retention()
+        for label, files in sources:
+            stats = ingestor.stats_for(label)
+            for path in files:
+                if run_file is None:
+                    ingestor.ingest_file(path, stats, fmt)
+                else:
+                    run_file(ingestor, path, stats, fmt)
+        status = "ok"
+    finally:
+        summary = ingestor.finish(status)
+    return summary
+
+
+def summary_to_dict(summary: IngestSummary) -> dict[str, Any]:
+    return {
+        "run_id": summary.run_id,
+        "removed_by_retention": summary.removed_by_retention,
+        "sources": [
+            {
+                **{k: v for k, v in vars(s).items() if k != "last_event_ts"},
+                "last_event_ts": s.last_event_ts.isoformat() if s.last_event_ts else None,
+            }
+            for s in summary.sources
+        ],
+    }
+
+
+def summary_from_dict(data: dict[str, Any]) -> IngestSummary:
+    summary = IngestSummary(int(data["run_id"]), removed_by_retention=data["removed_by_retention"])
+    for item in data["sources"]:
+        last = item.get("last_event_ts")
+        summary.sources.append(
+            SourceStats(
+                **{k: v for k, v in item.items() if k != "last_event_ts"},
+                last_event_ts=datetime.fromisoformat(last) if last else None,
+            )
+        )
+    return summary

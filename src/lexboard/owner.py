@@ -1,0 +1,94 @@
+"""One owner per store: a running server announces itself next to the store file.
+
+While ``lexboard serve`` or ``demo`` runs it holds the DuckDB file and writes
+``<db>.server.json`` (its URL and PID). Other ``lexboard`` commands pointed at that
+store send their request to that server instead of opening the file themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from lexboard.errors import LexboardError
+
+
+def owner_file(db: str | Path) -> Path:
+    path = Path(db)
+    return path.with_name(path.name + ".server.json")
+
+
+def announce(db: str | Path, url: str) -> Path:
+    path = owner_file(db)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    tmp.replace(path)
+    return path
+
+
+def withdraw(db: str | Path) -> None:
+    path = owner_file(db)
+    try:
+        if json.loads(path.read_text()).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def find_server(db: str | Path) -> str | None:
+    """The URL of the live server that owns ``db``, if any."""
+    try:
+        info = json.loads(owner_file(db).read_text())
+        url, pid = str(info["url"]), int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url if _alive(pid) else None
+
+
+def call(
+    base: str,
+    path: str,
+    query: dict[str, Any] | None = None,
+    body: Any = None,
+    timeout: float = 600,
+) -> Any:
+    """One API call; a server-side error becomes the same one-line LexboardError."""
+    clean = {k: v for k, v in (query or {}).items() if v is not None}
+    url = (
+        base.rstrip("/") + path + ("?" + urllib.parse.urlencode(clean, doseq=True) if clean else "")
+    )
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url,
+        data=data,
+        method="POST" if data is not None else "GET",
+        headers={"Content-Type": "application/json", "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            payload = response.read()
+            kind = response.headers.get("Content-Type", "")
+    except urllib.error.HTTPError as exc:
+        try:
+            problem = json.loads(exc.read())
+            raise LexboardError(problem["error"], problem.get("hint")) from None
+        except (ValueError, KeyError):
+            raise LexboardError(f"server {base} answered HTTP {exc.code}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise LexboardError(f"cannot reach the lexboard server at {base}: {exc}") from None
+    return json.loads(payload) if "json" in kind else payload.decode()

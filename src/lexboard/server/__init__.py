@@ -1,0 +1,1 @@
+"""The HTTP surface: JSON/CSV API, dashboard pages, Prometheus metrics (all thin)."""

@@ -1,0 +1,82 @@
+"""``create_app(settings)``: the FastAPI application over one store it owns."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from lexboard import __version__, owner
+from lexboard.config import Settings
+from lexboard.errors import LexboardError
+from lexboard.server import api
+from lexboard.server.state import ServerState
+from lexboard.store import open_store
+from lexboard.store.db import Store
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def create_app(
+    settings: Settings, store: Store | None = None, announce_url: str | None = None
+) -> FastAPI:
+    """The app; it opens (and owns) ``settings.db`` unless a store is handed in.
+
+    With ``announce_url`` the app writes ``<db>.server.json`` while it runs, so other
+    ``lexboard`` commands send their requests here instead of opening the file.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = store is None
+        state = ServerState(settings, store or open_store(settings.db))
+        app.state.lexboard = state
+        if announce_url:
+            owner.announce(state.store.path, announce_url)
+        try:
+            yield
+        finally:
+            if announce_url:
+                owner.withdraw(state.store.path)
+            if owned:
+                state.store.close()
+
+    app = FastAPI(title="lexboard", version=__version__, lifespan=lifespan)
+    app.include_router(api.router)
+
+    @app.exception_handler(LexboardError)
+    async def lexboard_error(_: Request, exc: LexboardError) -> JSONResponse:
+        return api.error_response(api.status_for(exc), exc.message, exc.hint)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = "not found" if exc.status_code == 404 else str(exc.detail)
+        return api.error_response(exc.status_code, message)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return api.error_response(400, f"{where}: {first.get('msg', 'invalid request')}")
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return app
