@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lexboard import __version__, owner
 from lexboard.config import Settings
 from lexboard.errors import LexboardError
-from lexboard.server import api
+from lexboard.server import api, pages
 from lexboard.server.state import ServerState
 from lexboard.store import open_store
 from lexboard.store.db import Store
@@ -56,6 +56,7 @@ def create_app(
 
     app = FastAPI(title="lexboard", version=__version__, lifespan=lifespan)
     app.include_router(api.router)
+    app.include_router(pages.router)
 
     @app.exception_handler(LexboardError)
     async def lexboard_error(_: Request, exc: LexboardError) -> JSONResponse:

@@ -1,0 +1,144 @@
+"""HTML pages and their JSON twins: the dashboard, widgets, a session's transcript."""
+
+from __future__ import annotations
+
+import importlib.util
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import available_timezones
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from lexboard import __version__
+from lexboard.metrics import resolve_request, run_metric
+from lexboard.metrics.request import FILTERS, parse_zone
+from lexboard.server.api import WINDOW_KEYS, ApiError, state_of
+from lexboard.server.widgets import SECTIONS, WIDGETS, WIDGETS_BY_ID, render
+from lexboard.store.transcripts import session_transcripts
+
+router = APIRouter()
+templates = Environment(
+    loader=PackageLoader("lexboard.server", "templates"),
+    autoescape=select_autoescape(["html"], default=True),
+)
+STATIC = Path(str(resources.files("lexboard.server") / "static"))
+RANGES = [
+    ("1h", "last hour"),
+    ("3h", "last 3 hours"),
+    ("12h", "last 12 hours"),
+    ("1d", "last day"),
+    ("3d", "last 3 days"),
+    ("1w", "last week"),
+    ("30d", "last 30 days"),
+    ("custom", "custom"),
+]
+ZONES = [*sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/")), "UTC"]
+
+
+def plotly_js() -> Path:
+    """plotly.js as the installed ``plotly`` package ships it: no CDN, works offline."""
+    spec = importlib.util.find_spec("plotly")
+    if spec is None or spec.origin is None:
+        raise ApiError(500, "the plotly package is not installed")
+    return Path(spec.origin).parent / "package_data" / "plotly.min.js"
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request) -> HTMLResponse:
+    state = state_of(request)
+    page = templates.get_template("dashboard.html").render(
+        static="/static",
+        settings=state.settings,
+        sections=SECTIONS,
+        widgets=WIDGETS,
+        ranges=RANGES,
+        zones=ZONES,
+        version=__version__,
+    )
+    return HTMLResponse(page)
+
+
+@router.get("/favicon.ico")
+def favicon() -> FileResponse:
+    return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
+
+@router.get("/static/{name}")
+def static(name: str) -> FileResponse:
+    if name == "plotly.min.js":
+        return FileResponse(plotly_js(), media_type="text/javascript")
+    path = STATIC / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        raise ApiError(404, f"no static file {name!r}")
+    kinds = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    kind = kinds.get(path.suffix, "application/octet-stream")
+    return FileResponse(path, media_type=kind)
+
+
+@router.get("/api/widgets")
+def widget_list() -> dict[str, Any]:
+    return {
+        "sections": list(SECTIONS),
+        "widgets": [
+            {
+                "id": w.id,
+                "metric": w.metric,
+                "title": w.title,
+                "section": w.section,
+                "kind": w.kind,
+                "params": w.params,
+            }
+            for w in WIDGETS
+        ],
+    }
+
+
+@router.get("/api/widgets/{widget_id}")
+def widget(widget_id: str, request: Request) -> JSONResponse:
+    state = state_of(request)
+    chosen = WIDGETS_BY_ID.get(widget_id)
+    if chosen is None:
+        raise ApiError(404, f"unknown widget {widget_id!r}", "widgets: " + ", ".join(WIDGETS_BY_ID))
+    query = request.query_params
+    params = {**chosen.params, **{k: v for k, v in query.items() if k not in WINDOW_KEYS}}
+    resolved = resolve_request(
+        chosen.metric,
+        query.get("from") or None,
+        query.get("to") or None,
+        query.get("tz") or state.settings.tz,
+        {name: query.get(name) for name in FILTERS},
+        params,
+    )
+    key = ("widget", widget_id, tuple(sorted(resolved.echo().items())))
+    payload = state.cached(key, lambda: render(chosen, run_metric(state.store, resolved)))
+    return JSONResponse(payload)
+
+
+@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+def session_page(session_id: str, request: Request) -> HTMLResponse:
+    state = state_of(request)
+    query = request.query_params
+    tz = parse_zone(query.get("tz") or state.settings.tz)
+    conversations = session_transcripts(
+        state.store,
+        session_id,
+        tz,
+        bot_id=query.get("bot_id") or None,
+        locale_id=query.get("locale_id") or None,
+        originating_request_id=query.get("originating_request_id"),
+    )
+    if not conversations:
+        raise ApiError(404, f"no session {session_id!r} in the store")
+    json_url = f"/api/sessions/{session_id}?" + urlencode(dict(query))
+    page = templates.get_template("session.html").render(
+        static="/static",
+        session_id=session_id,
+        tz=tz,
+        conversations=conversations,
+        json_url=json_url,
+    )
+    return HTMLResponse(page)
