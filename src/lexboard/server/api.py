@@ -102,7 +102,7 @@ def metric(metric_id: str, request: Request) -> Response:
     return JSONResponse(result.to_dict())
 
 
-@router.get("/api/sessions/{session_id}")
+@router.get("/api/sessions/{session_id:path}")
 def session(session_id: str, request: Request) -> dict[str, Any]:
     state = state_of(request)
     query = request.query_params

@@ -6,7 +6,7 @@ import importlib.util
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Request
@@ -118,7 +118,7 @@ def widget(widget_id: str, request: Request) -> JSONResponse:
     return JSONResponse(payload)
 
 
-@router.get("/sessions/{session_id}", response_class=HTMLResponse)
+@router.get("/sessions/{session_id:path}", response_class=HTMLResponse)
 def session_page(session_id: str, request: Request) -> HTMLResponse:
     state = state_of(request)
     query = request.query_params
@@ -133,7 +133,7 @@ def session_page(session_id: str, request: Request) -> HTMLResponse:
     )
     if not conversations:
         raise ApiError(404, f"no session {session_id!r} in the store")
-    json_url = f"/api/sessions/{session_id}?" + urlencode(dict(query))
+    json_url = f"/api/sessions/{quote(session_id, safe='')}?" + urlencode(dict(query))
     page = templates.get_template("session.html").render(
         static="/static",
         session_id=session_id,
