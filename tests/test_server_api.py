@@ -178,3 +178,26 @@ def test_non_loopback_bind_is_refused_without_auth(tmp_path: Path) -> None:
     result = run_lexboard("serve", "--db", str(tmp_path / "x.duckdb"), "--host", "0.0.0.0")
     assert result.returncode == 2
     assert "not a loopback address" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_report_while_the_server_owns_the_store(server: tuple[str, Path, Path]) -> None:
+    _, db, root = server
+    out = root / "report.html"
+    result = run_lexboard(
+        "report", "--db", str(db), "--from", "2026-11-02", "--to", "2026-11-03", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert 'data-widget="kpis"' in out.read_text()
+
+
+def test_widget_api(server: tuple[str, Path, Path]) -> None:
+    url, _, _ = server
+    listing = httpx.get(url + "/api/widgets").json()
+    assert {w["id"] for w in listing["widgets"]} >= {"kpis", "activity", "intent_flow"}
+    kpis = httpx.get(url + "/api/widgets/kpis", params=WINDOW).json()
+    summary = httpx.get(url + "/api/metrics/summary", params=WINDOW).json()
+    assert kpis["metric"] == summary
+    requests = summary["rows"][0][0]
+    assert kpis["tiles"][0] == {"label": "Requests", "value": requests, "format": "int"}
+    missing = httpx.get(url + "/api/widgets/nope")
+    assert missing.status_code == 404 and "unknown widget" in missing.json()["error"]

@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -333,6 +334,57 @@ def serve(
         app = create_app(settings, store=store, announce_url=url)
         err.print(Text(f"lexboard serving {settings.db} at {url}  (Ctrl-C stops)"))
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+
+
+@cli.command()
+@db_option
+@config_option
+@click.option("--from", "start", help="Window start (inclusive), ISO-8601; default to − 24 h.")
+@click.option("--to", "end", help="Window end (exclusive), ISO-8601; default now.")
+@click.option("--tz", help="IANA time zone (default: setting tz).")
+@click.option("--bot-id")
+@click.option("--locale-id")
+@click.option("--alias-id")
+@click.option("--input-mode")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@server_option
+@friendly
+def report(
+    db: str | None,
+    config: str | None,
+    start: str | None,
+    end: str | None,
+    tz: str | None,
+    bot_id: str | None,
+    locale_id: str | None,
+    alias_id: str | None,
+    input_mode: str | None,
+    out: str,
+    server: str | None,
+) -> None:
+    """Write one self-contained HTML report with the dashboard's widgets."""
+    from lexboard.report import build_report, from_server, from_store
+
+    settings = _settings(config, db=db)
+    filters = {
+        "bot_id": bot_id,
+        "locale_id": locale_id,
+        "alias_id": alias_id,
+        "input_mode": input_mode,
+    }
+    owner = server or find_server(settings.db)
+    if owner:
+        page = build_report(from_server(owner), start, end, tz or settings.tz, filters)
+    else:
+        with open_store(settings.db, read_only=True) as store:
+            page = build_report(from_store(store), start, end, tz or settings.tz, filters)
+    target = Path(out)
+    if not target.parent.exists():
+        raise LexboardError(f"cannot write {out}: folder {target.parent} does not exist")
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(target)
+    err.print(Text(f"wrote {out} ({len(page) / 1e6:.1f} MB)"))
 
 
 # --- config and demo -----------------------------------------------------------------
