@@ -25,7 +25,7 @@ from lexboard.logs.formats import FORMATS as LOG_FORMATS
 from lexboard.metrics import CATALOG, Result, resolve_request, run_metric
 from lexboard.output import FORMATS as OUTPUT_FORMATS
 from lexboard.output import to_csv, to_json, to_table
-from lexboard.owner import call, find_server
+from lexboard.owner import call, server_for
 from lexboard.progress import IngestProgress
 from lexboard.sources.files import expand
 from lexboard.store import open_store
@@ -102,7 +102,7 @@ def ingest(
     settings = _settings(config, db=db, retention_days=retention_days)
     sources = [expand(path) for path in paths]
     command = "ingest " + " ".join(paths)
-    owner = server or find_server(settings.db)
+    owner = server_for(settings.db, server)
     if owner:
         body = {
             "sources": [[s.label, [str(f.resolve()) for f in s.files]] for s in sources],
@@ -168,7 +168,7 @@ def quarantine(
 ) -> None:
     """List quarantined records: where they were and why they were refused."""
     settings = _settings(config, db=db)
-    owner = server or find_server(settings.db)
+    owner = server_for(settings.db, server)
     if owner:
         listing = call(owner, "/api/quarantine", {"limit": limit})
     else:
@@ -239,7 +239,7 @@ def metrics(
         {"bot_id": bot_id, "locale_id": locale_id, "alias_id": alias_id, "input_mode": input_mode},
         parsed,
     )
-    owner = server or find_server(settings.db)
+    owner = server_for(settings.db, server)
     if owner:
         query = {"from": request.echo()["from"], "to": request.echo()["to"], "tz": request.tz}
         query.update({k: v for k, v in request.filters.items() if v is not None})
@@ -309,7 +309,10 @@ def serve(
 ) -> None:
     """Serve the API and dashboard over the store (which this process then owns)."""
     settings = _settings(config, db=db, host=host, port=port, sources=sources)
-    if settings.host not in LOOPBACK_HOSTS:
+    from lexboard.server.auth import Authenticator
+
+    auth = Authenticator(settings.extra.get("auth"), str(settings.config_file))
+    if settings.host not in LOOPBACK_HOSTS and not auth.configured:
         raise ConfigError(
             f"host = {settings.host} ({settings.origins['host']}) is not a loopback address "
             "and no authentication is configured",
@@ -372,7 +375,7 @@ def report(
         "alias_id": alias_id,
         "input_mode": input_mode,
     }
-    owner = server or find_server(settings.db)
+    owner = server_for(settings.db, server)
     if owner:
         page = build_report(from_server(owner), start, end, tz or settings.tz, filters)
     else:
@@ -385,6 +388,46 @@ def report(
     tmp.write_text(page, encoding="utf-8")
     tmp.replace(target)
     err.print(Text(f"wrote {out} ({len(page) / 1e6:.1f} MB)"))
+
+
+@cli.group()
+def auth() -> None:
+    """Users and tokens for lexboard.toml's [auth] section."""
+
+
+@auth.command("hash-password")
+@click.option("--name", default="ana", show_default=True, help="User name for the snippet.")
+@click.option("--role", type=click.Choice(["viewer", "editor"]), default="viewer")
+@friendly
+def hash_password(name: str, role: str) -> None:
+    """Read a password (prompt, or one line on stdin) and print an [auth] users entry."""
+    from lexboard.server.auth import hash_secret
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        raise LexboardError("the password is shorter than 8 characters")
+    digest = hash_secret(password)
+    click.echo(f'[[auth.users]]\nname = "{name}"\nrole = "{role}"\npassword_hash = "{digest}"')
+
+
+@auth.command("new-token")
+@click.option("--name", default="dashboard-viewer", show_default=True)
+@click.option("--role", type=click.Choice(["viewer", "editor"]), default="viewer")
+@friendly
+def new_token(name: str, role: str) -> None:
+    """Make a random bearer token: the token on stderr, its [auth] entry on stdout."""
+    import secrets
+
+    from lexboard.server.auth import hash_secret
+
+    token = secrets.token_urlsafe(32)
+    err.print(Text(f"token (shown once): {token}"))
+    click.echo(
+        f'[[auth.tokens]]\nname = "{name}"\nrole = "{role}"\ntoken_hash = "{hash_secret(token)}"'
+    )
 
 
 # --- config and demo -----------------------------------------------------------------

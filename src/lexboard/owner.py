@@ -12,6 +12,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +24,13 @@ def owner_file(db: str | Path) -> Path:
     return path.with_name(path.name + ".server.json")
 
 
-def announce(db: str | Path, url: str) -> Path:
+def announce(db: str | Path, url: str, token: str) -> Path:
+    """Write the owner file (mode 0600: its token lets local commands act as an editor)."""
     path = owner_file(db)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps({"url": url, "pid": os.getpid()}))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"url": url, "pid": os.getpid(), "token": token}, handle)
     tmp.replace(path)
     return path
 
@@ -50,24 +54,38 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def find_server(db: str | Path) -> str | None:
-    """The URL of the live server that owns ``db``, if any."""
+@dataclass(frozen=True)
+class Server:
+    url: str
+    token: str | None = None
+
+
+def find_server(db: str | Path) -> Server | None:
+    """The live server that owns ``db``, if any."""
     try:
         info = json.loads(owner_file(db).read_text())
         url, pid = str(info["url"]), int(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return url if _alive(pid) else None
+    return Server(url, info.get("token")) if _alive(pid) else None
+
+
+def server_for(db: str | Path, explicit: str | None) -> Server | None:
+    """``--server URL`` when given, else the owner of ``db``."""
+    if explicit:
+        return Server(explicit, os.environ.get("LEXBOARD_TOKEN"))
+    return find_server(db)
 
 
 def call(
-    base: str,
+    server: Server,
     path: str,
     query: dict[str, Any] | None = None,
     body: Any = None,
     timeout: float = 600,
 ) -> Any:
     """One API call; a server-side error becomes the same one-line LexboardError."""
+    base = server.url
     clean = {k: v for k, v in (query or {}).items() if v is not None}
     url = (
         base.rstrip("/") + path + ("?" + urllib.parse.urlencode(clean, doseq=True) if clean else "")
@@ -77,7 +95,11 @@ def call(
         url,
         data=data,
         method="POST" if data is not None else "GET",
-        headers={"Content-Type": "application/json", "Accept": "application/json"},
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            **({"Authorization": f"Bearer {server.token}"} if server.token else {}),
+        },
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -19,7 +19,7 @@ from markupsafe import Markup
 from lexboard import __version__
 from lexboard.metrics import resolve_request, run_metric
 from lexboard.metrics.request import MetricRequest, iso
-from lexboard.owner import call
+from lexboard.owner import Server, call
 from lexboard.server.widgets import SECTIONS, WIDGETS, Widget, render
 from lexboard.store.db import Store
 
@@ -69,13 +69,13 @@ def from_store(store: Store) -> PayloadSource:
     return lambda widget, request: render(widget, run_metric(store, request))
 
 
-def from_server(base: str) -> PayloadSource:
+def from_server(server: Server) -> PayloadSource:
     """Widgets as the server that owns the store computes them (same builders)."""
 
     def fetch(widget: Widget, request: MetricRequest) -> dict[str, Any]:
         echo = request.echo()
         query = {k: v for k, v in echo.items() if v is not None and k not in widget.params}
-        payload: dict[str, Any] = call(base, f"/api/widgets/{widget.id}", query)
+        payload: dict[str, Any] = call(server, f"/api/widgets/{widget.id}", query)
         return payload
 
     return fetch

@@ -147,6 +147,7 @@ async def api_ingest(request: Request) -> dict[str, Any]:
     """Ingest files on this machine (a CLI `lexboard ingest` forwarded to the store's owner)."""
     if request.client is None or request.client.host not in LOOPBACK:
         raise ApiError(403, "ingest by path is only accepted from this machine")
+    require_editor(request)
     try:
         body = await request.json()
         sources = [(str(label), [Path(p) for p in paths]) for label, paths in body["sources"]]
@@ -163,6 +164,12 @@ async def api_ingest(request: Request) -> dict[str, Any]:
         return summary_to_dict(summary)
 
     return await run_in_threadpool(run)
+
+
+def require_editor(request: Request) -> None:
+    user = getattr(request.state, "user", None)
+    if user is None or not user.is_editor:
+        raise ApiError(403, "this needs the editor role", "ask for an editor user or token")
 
 
 def status_for(exc: LexboardError) -> int:

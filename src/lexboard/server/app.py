@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lexboard import __version__, owner
 from lexboard.config import Settings
 from lexboard.errors import LexboardError
 from lexboard.server import api, pages
+from lexboard.server.auth import LOCAL_EDITOR, Authenticator, User
 from lexboard.server.state import ServerState
 from lexboard.store import open_store
 from lexboard.store.db import Store
@@ -39,13 +42,16 @@ def create_app(
     ``lexboard`` commands send their requests here instead of opening the file.
     """
 
+    authenticator = Authenticator(settings.extra.get("auth"), str(settings.config_file))
+    local_token = secrets.token_urlsafe(32)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = store is None
         state = ServerState(settings, store or open_store(settings.db))
         app.state.lexboard = state
         if announce_url:
-            owner.announce(state.store.path, announce_url)
+            owner.announce(state.store.path, announce_url, local_token)
         try:
             yield
         finally:
@@ -75,9 +81,30 @@ def create_app(
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
-        response = await call_next(request)
+        user = _who(request, authenticator, local_token)
+        if user is None and request.url.path not in OPEN_PATHS:
+            response: Response = api.error_response(
+                401, "authentication required", "log in with a user or a bearer token"
+            )
+            response.headers["WWW-Authenticate"] = 'Basic realm="lexboard", charset="UTF-8"'
+        else:
+            request.state.user = user
+            response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
 
     return app
+
+
+OPEN_PATHS = ("/healthz", "/favicon.ico")
+
+
+def _who(request: Request, authenticator: Authenticator, local_token: str) -> User | None:
+    header = request.headers.get("authorization")
+    if header and hmac.compare_digest(header.encode(), f"Bearer {local_token}".encode()):
+        return LOCAL_EDITOR  # a lexboard command on this machine, via the owner file
+    if authenticator.configured:
+        return authenticator.authenticate(header)
+    client = request.client.host if request.client else ""
+    return LOCAL_EDITOR if client in api.LOOPBACK else None
