@@ -82,7 +82,11 @@ def sniff(path: Path) -> str | None:
     """The format of ``path``, or None for an empty or binary file."""
     head = read_head(path).lstrip(b"\xef\xbb\xbf")
     stripped = head.lstrip()
-    if not stripped or b"\0" in head[:8192]:
+    if not stripped:
+        return None
+    # A NUL byte means binary, unless the file starts like JSON Lines: then one garbage
+    # line must not cost the good lines around it (each bad line is quarantined).
+    if b"\0" in head[:8192] and not stripped.startswith(b"{"):
         return None
     if stripped.startswith(b"["):
         return "json"
@@ -120,6 +124,7 @@ def _whole(path: Path) -> tuple[bytes, Unreadable | None]:
 
 
 def _parse(data: bytes) -> tuple[Any, str | None]:
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 BOM (Windows editors) is not an error
     try:
         return orjson.loads(data), None
     except orjson.JSONDecodeError as exc:
@@ -135,7 +140,7 @@ def _values(text: str, start: int = 0) -> Iterator[tuple[int, Any] | Unreadable]
     decoder = json.JSONDecoder()
     index, count, end = start, 0, len(text)
     while True:
-        while index < end and text[index] in " \t\r\n,":
+        while index < end and text[index] in " \t\r\n,\ufeff":
             index += 1
         if index >= end or text[index] == "]":
             return
@@ -156,7 +161,7 @@ def read_jsonl(path: Path) -> Iterator[Item]:
         number, line = entry
         if not line.strip():
             continue
-        value, problem = _parse(line)
+        value, problem = _parse(line.rstrip(b"\r\n"))  # a cut line: "unexpected end"
         if problem:
             yield Unreadable(f"line {number}", problem, raw_start(line))
         else:
@@ -173,8 +178,9 @@ def read_json_array(path: Path) -> Iterator[Item]:
         yield RawRecord("item 1", value)
     else:
         text = data.decode("utf-8", errors="replace")
-        opening = text.find("[")
-        for entry in _values(text, opening + 1 if opening >= 0 else 0):
+        body = text.lstrip("\ufeff \t\r\n")  # values back to back when it is not an array
+        opening = len(text) - len(body) if body.startswith("[") else -1
+        for entry in _values(text, opening + 1):
             if isinstance(entry, Unreadable):
                 yield entry
             else:
@@ -268,9 +274,10 @@ def read_cloudwatch_export(path: Path) -> Iterator[Item]:
             continue
         stamp, _, message = line.partition(b" ")
         ts = parse_timestamp(stamp.decode("ascii", errors="replace"))
-        value, problem = _parse(message)
+        value, problem = _parse(message.rstrip(b"\r\n"))
         if ts is None or problem:
-            reason = problem or "line does not start with an ISO-8601 timestamp"
+            reason = "line does not start with an ISO-8601 timestamp"
+            reason = problem if ts is not None and problem else reason
             yield Unreadable(f"line {number}", reason, raw_start(line))
             continue
         yield RawRecord(f"line {number}", value, _millis(ts))
@@ -302,6 +309,10 @@ def read_items(path: Path, fmt: str | None = None) -> Iterator[Item]:
         head = read_head(path)
         if head.strip():
             yield Unreadable("file", "binary data, not Lex conversation logs", raw_start(head))
+        elif is_gzip(path) and (broken := _whole(path)[1]) is not None:
+            yield Unreadable("file", "gzip " + broken.reason)
+        else:
+            yield Unreadable("file", "empty file: no records")
         return
     try:
         yield from READERS[chosen](path)
