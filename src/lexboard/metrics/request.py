@@ -89,6 +89,11 @@ def _parse_param(param: Param, raw: Any) -> Any:
             raise MetricError(f"{param.name} = {raw!r} is not an integer") from None
         if param.minimum is not None and value < param.minimum:
             raise MetricError(f"{param.name} = {value} is below the minimum {param.minimum}")
+        if param.choices and str(value) not in param.choices:
+            raise MetricError(
+                f"{param.name} = {raw!r} is not allowed",
+                hint=f"{param.name} is one of " + ", ".join(param.choices),
+            )
         return value
     if param.kind == "bool":
         lowered = text.lower()
@@ -154,4 +159,6 @@ def resolve_request(
         resolved[param.name] = (
             _parse_param(param, given[param.name]) if param.name in given else param.default
         )
+    if metric.resolve is not None:
+        resolved = metric.resolve(resolved, start_at, end_at, zone_name)
     return MetricRequest(metric, start_at, end_at, zone_name, resolved_filters, resolved, now)

@@ -123,7 +123,14 @@ def session(session_id: str, request: Request) -> dict[str, Any]:
 @router.get("/api/status")
 def api_status(request: Request) -> dict[str, Any]:
     state = state_of(request)
-    return {"data_version": state.data_version, **status(state.store)}
+    result = {"data_version": state.data_version, **status(state.store)}
+    health = state.workers.health if state.workers else {}
+    for source in result["sources"]:
+        if source["source"] in health:
+            live = health[source["source"]]
+            source["last_error"] = live.last_error
+            source["live"] = True
+    return result
 
 
 @router.get("/api/dimensions")

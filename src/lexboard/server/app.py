@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -18,6 +18,7 @@ from lexboard.errors import LexboardError
 from lexboard.server import api, pages
 from lexboard.server.auth import LOCAL_EDITOR, Authenticator, User
 from lexboard.server.state import ServerState
+from lexboard.server.workers import LiveSource, Workers
 from lexboard.store import open_store
 from lexboard.store.db import Store
 
@@ -34,7 +35,10 @@ SECURITY_HEADERS = {
 
 
 def create_app(
-    settings: Settings, store: Store | None = None, announce_url: str | None = None
+    settings: Settings,
+    store: Store | None = None,
+    announce_url: str | None = None,
+    sources: Sequence[LiveSource] = (),
 ) -> FastAPI:
     """The app; it opens (and owns) ``settings.db`` unless a store is handed in.
 
@@ -50,11 +54,15 @@ def create_app(
         owned = store is None
         state = ServerState(settings, store or open_store(settings.db))
         app.state.lexboard = state
+        workers = Workers(state, list(sources))
+        state.workers = workers
+        workers.start()
         if announce_url:
             owner.announce(state.store.path, announce_url, local_token)
         try:
             yield
         finally:
+            workers.stop()
             if announce_url:
                 owner.withdraw(state.store.path)
             if owned:

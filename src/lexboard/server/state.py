@@ -28,6 +28,7 @@ class ServerState:
     store: Store
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     data_version: int = 0
+    workers: Any = None  # server.workers.Workers once the app has started
     _cache: OrderedDict[tuple[Any, ...], Any] = field(default_factory=OrderedDict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 

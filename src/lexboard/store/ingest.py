@@ -130,30 +130,39 @@ class Ingestor:
         return removed
 
     def finish(self, status: str = "ok") -> IngestSummary:
-        finished = datetime.now(UTC)
         with self.store.transaction():
             self.store.execute(
                 "UPDATE ingest_runs SET finished_at = ?, status = ? WHERE id = ?",
-                [finished, status, self.run_id],
+                [datetime.now(UTC), status, self.run_id],
             )
-            for s in self.summary.sources:
-                self.store.execute(
-                    "INSERT INTO ingest_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        self.run_id,
-                        s.source,
-                        s.files,
-                        s.read,
-                        s.new,
-                        s.duplicate,
-                        s.quarantined,
-                        s.expired,
-                        s.last_event_ts,
-                        s.lag_s,
-                        finished,
-                    ],
-                )
+            self._write_stats()
         return self.summary
+
+    def save_stats(self) -> None:
+        """Record the counts so far (a long-lived source saves after each batch)."""
+        with self.store.transaction():
+            self._write_stats()
+
+    def _write_stats(self) -> None:
+        now = datetime.now(UTC)
+        self.store.execute("DELETE FROM ingest_stats WHERE run_id = ?", [self.run_id])
+        for s in self.summary.sources:
+            self.store.execute(
+                "INSERT INTO ingest_stats VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    self.run_id,
+                    s.source,
+                    s.files,
+                    s.read,
+                    s.new,
+                    s.duplicate,
+                    s.quarantined,
+                    s.expired,
+                    s.last_event_ts,
+                    s.lag_s,
+                    now,
+                ],
+            )
 
     def stats_for(self, source: str) -> SourceStats:
         for stats in self.summary.sources:
@@ -212,10 +221,15 @@ class Ingestor:
         source: str,
         stats: SourceStats,
         progress: ProgressCallback | None = None,
+        replace: bool = True,
     ) -> None:
-        """The Python path: check each record, quarantine the bad, load the good in batches."""
+        """The Python path: check each record, quarantine the bad, load the good in batches.
+
+        ``replace`` (a whole file read again) first drops the source's old quarantine
+        entries; a live source appends instead.
+        """
         bad: list[_Quarantined] = []
-        first = True
+        first = replace
         with tempfile.TemporaryDirectory(prefix="lexboard-") as scratch:
             batch_path = Path(scratch) / "batch.jsonl"
             handle = batch_path.open("wb")
@@ -242,7 +256,7 @@ class Ingestor:
                     if progress:
                         progress(stats.read - read_before, 0)
             handle.close()
-            if good or bad or first:
+            if good or bad or (first and replace):
                 self._load_python_batch(batch_path, stats, source, bad, first, empty=good == 0)
 
     def _load_python_batch(
