@@ -263,3 +263,17 @@ def test_quarantine_listing(tmp_path: Path, lexboard) -> None:  # type: ignore[n
     assert listing["total"] == 1
     assert listing["rows"][0]["position"] == "line 2"
     assert "not valid JSON" in listing["rows"][0]["reason"]
+
+
+def test_session_command(store: Path, lexboard) -> None:  # type: ignore[no-untyped-def]
+    result = lexboard("session", "A", "--db", str(store), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert [c["key"]["originating_request_id"] for c in body["conversations"]] == [
+        "orig-1",
+        "orig-2",
+    ]
+    text = lexboard("session", "A", "--db", str(store), "--tz", "Asia/Tokyo")
+    assert "2026-11-02T19:00:00.000+09:00" in text.stdout and "MISSED" in text.stdout
+    missing = lexboard("session", "nope", "--db", str(store))
+    assert missing.returncode == 2 and "no session 'nope'" in missing.stderr

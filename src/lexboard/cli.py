@@ -185,6 +185,75 @@ def quarantine(
     out.print(table)
 
 
+@cli.command()
+@click.argument("session_id")
+@db_option
+@config_option
+@click.option("--tz", help="IANA time zone for the times (default: setting tz).")
+@click.option("--bot-id")
+@click.option("--locale-id")
+@click.option("--originating-request-id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@server_option
+@friendly
+def session(
+    session_id: str,
+    db: str | None,
+    config: str | None,
+    tz: str | None,
+    bot_id: str | None,
+    locale_id: str | None,
+    originating_request_id: str | None,
+    fmt: str,
+    server: str | None,
+) -> None:
+    """Every conversation under a session id, turn by turn."""
+    from urllib.parse import quote
+
+    from lexboard.metrics.request import parse_zone
+    from lexboard.store.transcripts import session_transcripts
+
+    settings = _settings(config, db=db)
+    zone = parse_zone(tz or settings.tz)
+    narrow = {
+        "bot_id": bot_id,
+        "locale_id": locale_id,
+        "originating_request_id": originating_request_id,
+    }
+    owner = server_for(settings.db, server)
+    if owner:
+        body = call(owner, f"/api/sessions/{quote(session_id, safe='')}", {"tz": zone, **narrow})
+        conversations = body["conversations"]
+    else:
+        with open_store(settings.db, read_only=True) as store:
+            conversations = session_transcripts(store, session_id, zone, **narrow)
+    if not conversations:
+        raise LexboardError(f"no session {session_id!r} in {settings.db}")
+    if fmt == "json":
+        click.echo(
+            json.dumps({"session_id": session_id, "tz": zone, "conversations": conversations})
+        )
+        return
+    for number, conversation in enumerate(conversations, start=1):
+        key = conversation["key"]
+        out.print(
+            Text(
+                f"Conversation {number}: bot {key['bot_id']} · {key['locale_id']} · "
+                f"originating request {key['originating_request_id'] or '—'}",
+                style="bold",
+            )
+        )
+        for turn in conversation["turns"]:
+            flag = " · MISSED" if turn["missed"] else ""
+            confidence = turn["confidence"]
+            shown = f" ({confidence:.2f})" if confidence is not None else ""
+            out.print(Text(f"  {turn['ts']} · {turn['input_mode'] or '—'}{flag}", style="dim"))
+            out.print(Text(f"  user: {turn['transcript'] or '(no transcript)'}"))
+            out.print(Text(f"  → {turn['intent'] or '—'}{shown} {turn['intent_state'] or ''}"))
+            for reply in turn["bot_reply"]:
+                out.print(Text(f"  bot: {reply}", style="cyan"))
+
+
 # --- metrics -------------------------------------------------------------------------
 
 
@@ -430,6 +499,460 @@ def new_token(name: str, role: str) -> None:
     )
 
 
+# --- alarms: check and export-cloudwatch --------------------------------------------
+
+
+@cli.command()
+@db_option
+@config_option
+@click.option(
+    "--window", default="15m", show_default=True, help="Trailing window of the rate rules."
+)
+@click.option(
+    "--min-requests",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Skip a rate rule whose window holds fewer turns than this.",
+)
+@click.option("--max-missed-rate", default="0.2", show_default=True, help="Rate 0-1, or off.")
+@click.option(
+    "--max-lag",
+    default="5m",
+    show_default=True,
+    help="Ingest time − event time of each source's newest batch, or off.",
+)
+@click.option(
+    "--max-negative-rate",
+    default="0.3",
+    show_default=True,
+    help="NEGATIVE share of the turns with a sentiment label, 0-1, or off.",
+)
+@click.option("--bot-id")
+@click.option("--locale-id")
+@click.option("--alias-id")
+@click.option("--input-mode")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--verbose", "-v", is_flag=True, help="Also print the rules that hold.")
+@server_option
+def check(
+    db: str | None,
+    config: str | None,
+    window: str,
+    min_requests: int,
+    max_missed_rate: str,
+    max_lag: str,
+    max_negative_rate: str,
+    bot_id: str | None,
+    locale_id: str | None,
+    alias_id: str | None,
+    input_mode: str | None,
+    fmt: str,
+    verbose: bool,
+    server: str | None,
+) -> None:
+    """Alert rules for cron: exit 0 all hold, 1 one line per broken rule, 2 error."""
+    try:
+        report = _run_check(
+            db,
+            config,
+            window,
+            min_requests,
+            max_missed_rate,
+            max_lag,
+            max_negative_rate,
+            {
+                "bot_id": bot_id,
+                "locale_id": locale_id,
+                "alias_id": alias_id,
+                "input_mode": input_mode,
+            },
+            server,
+        )
+    except LexboardError as exc:
+        err.print(Text(f"Error: {exc.message}", style="bold red"))
+        if exc.hint:
+            err.print(Text(f"Hint: {exc.hint}"))
+        sys.exit(2)
+    except Exception as exc:  # a bug must not read as "a rule is broken" (exit 1)
+        import traceback
+
+        traceback.print_exc()
+        err.print(Text(f"Error: check failed unexpectedly: {exc}", style="bold red"))
+        sys.exit(2)
+    if fmt == "json":
+        click.echo(json.dumps(report))
+    else:
+        for rule in report["rules"]:
+            if rule["status"] == "broken":
+                click.echo(rule["message"])
+            elif rule["status"] == "skipped" or verbose:
+                err.print(Text(rule["message"]))
+    sys.exit(0 if report["ok"] else 1)
+
+
+def _run_check(
+    db: str | None,
+    config: str | None,
+    window: str,
+    min_requests: int,
+    max_missed_rate: str,
+    max_lag: str,
+    max_negative_rate: str,
+    filters: dict[str, str | None],
+    server: str | None,
+) -> dict[str, Any]:
+    from lexboard.checks import CheckConfig, run_checks
+
+    settings = _settings(config, db=db)
+    check_config = CheckConfig.parse(
+        window, min_requests, max_missed_rate, max_lag, max_negative_rate, filters
+    )
+    owner = server_for(settings.db, server)
+    if owner:
+        report: dict[str, Any] = call(owner, "/api/check", check_config.to_query(), timeout=120)
+        return report
+    with open_store(settings.db, read_only=True) as store:
+        return run_checks(store, check_config)
+
+
+@cli.command("export-cloudwatch")
+@db_option
+@config_option
+@click.option("--namespace-prefix", default="Lex/Activity", show_default=True)
+@click.option("--window", default="5m", show_default=True, help="Length of the window put.")
+@click.option(
+    "--to", "end", help="Window end, ISO-8601 (default: now floored to a multiple of --window)."
+)
+@click.option(
+    "--top-intents",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Intents beyond the most frequent N are put as 'other'.",
+)
+@click.option("--region", help="AWS region (default: the standard AWS configuration).")
+@click.option("--profile", help="AWS profile (default: the standard AWS configuration).")
+@click.option("--dry-run", is_flag=True, help="Print what would be put; call nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@server_option
+@friendly
+def export_cloudwatch(
+    db: str | None,
+    config: str | None,
+    namespace_prefix: str,
+    window: str,
+    end: str | None,
+    top_intents: int,
+    region: str | None,
+    profile: str | None,
+    dry_run: bool,
+    fmt: str,
+    server: str | None,
+) -> None:
+    """Put the window's counts into CloudWatch (namespace PREFIX/<bot id>/<locale>)."""
+    from zoneinfo import ZoneInfo
+
+    from lexboard import cloudwatch_export as cw
+    from lexboard.checks import format_duration, parse_duration
+    from lexboard.metrics.request import parse_instant
+
+    settings = _settings(config, db=db)
+    window_s = parse_duration(window, "--window")
+    end_at = parse_instant(end, ZoneInfo(settings.tz), "--to") if end else None
+    client = None if dry_run else cw.make_client(region, profile)
+    owner = server_for(settings.db, server)
+    if owner:
+        query = {
+            "namespace_prefix": namespace_prefix,
+            "window": format_duration(window_s),
+            "to": end_at.isoformat() if end_at else None,
+            "top_intents": top_intents,
+        }
+        planned = call(owner, "/api/export/cloudwatch", query, timeout=120)
+    else:
+        with open_store(settings.db, read_only=True) as store:
+            planned = cw.plan(store, namespace_prefix, window_s, end_at, top_intents)
+    planned["calls"] = 0 if client is None else cw.put_metric_data(client, cw.data_of(planned))
+    planned["dry_run"] = dry_run
+    if fmt == "json":
+        click.echo(json.dumps(planned))
+        return
+    verb = "would put" if dry_run else "put"
+    err.print(
+        Text(
+            f"{verb} {planned['metrics']:,} metric values for [{planned['from']}, {planned['to']})"
+            f" in {len(planned['namespaces'])} namespaces"
+            + (f" ({planned['calls']} PutMetricData calls)" if not dry_run else "")
+        )
+    )
+    if dry_run:
+        for d in planned["data"]:
+            dims = ", ".join(f"{n}={v}" for n, v in d["dimensions"])
+            click.echo(f"{d['namespace']} {d['metric']} {{{dims}}} {d['value']:g}")
+
+
+# --- utterances (curation) -----------------------------------------------------------
+
+
+def _bot_options(func: F) -> F:
+    options = [
+        click.option("--bot-export", help="The bot as a Lex V2 export (LexJson .zip or folder)."),
+        click.option("--bot-id", help="The bot's id, through the Lex V2 Models API (DRAFT)."),
+        click.option("--locale-id", help="Locale (needed with --bot-id; picks an export's)."),
+        click.option("--region", help="AWS region for the Models API (default: boto3's)."),
+        click.option("--profile", help="AWS profile for the Models API (default: boto3's)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _curation_backend(
+    bot_export: str | None,
+    bot_id: str | None,
+    locale_id: str | None,
+    region: str | None,
+    profile: str | None,
+) -> Any:
+    from lexboard.bots.curation import open_backend
+
+    return open_backend(
+        bot_export=bot_export, bot_id=bot_id, locale_id=locale_id, region=region, profile=profile
+    )
+
+
+def _refuse_if_owned(db: Path | str, server: str | None) -> None:
+    owner = server_for(db, server)
+    if owner:
+        raise LexboardError(
+            f"store {db} is owned by the lexboard server at {owner.url}: "
+            "stop that server, or curate from its dashboard"
+        )
+
+
+def _print_change(change: Any) -> None:
+    line = Text(f"{change.result:<8}", style="green" if change.ok else "bold red")
+    line.append(f" #{change.id}  {change.intent or '—'}  ")
+    line.append(json.dumps(change.utterance, ensure_ascii=False))
+    if change.detail:
+        line.append(f"  {change.detail}")
+    out.print(line, soft_wrap=True)
+
+
+@cli.group()
+def utterances() -> None:
+    """Curation: missed utterances into the bot's sample utterances, audited and undoable."""
+
+
+@utterances.command("list-missed")
+@db_option
+@config_option
+@click.option("--from", "start", help="Window start (inclusive), ISO-8601; default to − 24 h.")
+@click.option("--to", "end", help="Window end (exclusive), ISO-8601; default now.")
+@click.option("--tz", help="IANA time zone for naive times (default: setting tz).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
+@_bot_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@server_option
+@friendly
+def utterances_list_missed(
+    db: str | None,
+    config: str | None,
+    start: str | None,
+    end: str | None,
+    tz: str | None,
+    limit: int,
+    bot_export: str | None,
+    bot_id: str | None,
+    locale_id: str | None,
+    region: str | None,
+    profile: str | None,
+    fmt: str,
+    server: str | None,
+) -> None:
+    """Missed utterances that are not yet sample utterances of the bot, with counts."""
+    from lexboard.bots.curation import list_missed
+
+    settings = _settings(config, db=db)
+    _refuse_if_owned(settings.db, server)
+    backend = _curation_backend(bot_export, bot_id, locale_id, region, profile)
+    with open_store(settings.db, read_only=True) as store:
+        result = list_missed(store, backend, start, end, tz or settings.tz, limit)
+    if fmt == "json":
+        click.echo(to_json(result))
+    else:
+        title = f"Missed utterances not in {backend.bot} ({backend.locale_id})"
+        out.print(to_table(result, title))
+    if not result.params["bot_in_store"]:
+        err.print(Text(f"note: the store has no conversations of bot {backend.bot}"))
+
+
+@utterances.command("add")
+@click.argument("texts", nargs=-1, required=True, metavar="UTTERANCE...")
+@click.option("--intent", required=True, help="The intent to add the utterances to.")
+@_bot_options
+@click.option("--build", is_flag=True, help="Then build the DRAFT locale and wait (API only).")
+@db_option
+@config_option
+@click.option("--who", help="Name for the audit (default: your user name).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@server_option
+@friendly
+def utterances_add(
+    texts: tuple[str, ...],
+    intent: str,
+    bot_export: str | None,
+    bot_id: str | None,
+    locale_id: str | None,
+    region: str | None,
+    profile: str | None,
+    build: bool,
+    db: str | None,
+    config: str | None,
+    who: str | None,
+    fmt: str,
+    server: str | None,
+) -> None:
+    """Add utterances to an intent (each checked and audited); exit 1 if any is refused."""
+    from lexboard.bots.curation import add_utterances, build_locale
+
+    settings = _settings(config, db=db)
+    _refuse_if_owned(settings.db, server)
+    backend = _curation_backend(bot_export, bot_id, locale_id, region, profile)
+    if build and backend.kind != "api":
+        raise LexboardError("--build needs the Models API (--bot-id); an export is not built")
+    built = None
+    with open_store(settings.db) as store:
+        changes = add_utterances(store, backend, intent, list(texts), who)
+        if fmt != "json":
+            for change in changes:
+                _print_change(change)
+        if build and any(c.ok for c in changes):
+            built = build_locale(
+                store,
+                backend,
+                who,
+                on_status=None if fmt == "json" else lambda s: err.print(Text(f"build: {s}")),
+            )
+            if fmt != "json":
+                style = "green" if built.ok else "bold red"
+                err.print(Text(built.summary(), style=style))
+    if fmt == "json":
+        payload: dict[str, Any] = {"results": [c.to_dict() for c in changes]}
+        if built is not None:
+            payload["build"] = built.to_dict()
+        click.echo(json.dumps(payload, ensure_ascii=False))
+    if not all(c.ok for c in changes) or (built is not None and not built.ok):
+        sys.exit(1)
+
+
+@utterances.command("build")
+@click.option("--bot-id", required=True, help="The bot's id (its DRAFT version is built).")
+@click.option("--locale-id", required=True)
+@click.option("--region", help="AWS region (default: boto3's).")
+@click.option("--profile", help="AWS profile (default: boto3's).")
+@db_option
+@config_option
+@click.option("--who", help="Name for the audit (default: your user name).")
+@server_option
+@friendly
+def utterances_build(
+    bot_id: str,
+    locale_id: str,
+    region: str | None,
+    profile: str | None,
+    db: str | None,
+    config: str | None,
+    who: str | None,
+    server: str | None,
+) -> None:
+    """Build the bot's DRAFT locale and wait for Built or Failed (audited)."""
+    from lexboard.bots.curation import build_locale
+
+    settings = _settings(config, db=db)
+    _refuse_if_owned(settings.db, server)
+    backend = _curation_backend(None, bot_id, locale_id, region, profile)
+    with open_store(settings.db) as store:
+        built = build_locale(
+            store, backend, who, on_status=lambda s: err.print(Text(f"build: {s}"))
+        )
+    out.print(Text(built.summary(), style="green" if built.ok else "bold red"))
+    if not built.ok:
+        sys.exit(1)
+
+
+@utterances.command("audit")
+@db_option
+@config_option
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
+@server_option
+@friendly
+def utterances_audit(
+    db: str | None, config: str | None, limit: int, fmt: str, server: str | None
+) -> None:
+    """Every curation attempt, newest first: who, when, what, where, and how it ended."""
+    from lexboard.bots.curation import audit_entries
+
+    settings = _settings(config, db=db)
+    _refuse_if_owned(settings.db, server)
+    with open_store(settings.db, create=False) as store:
+        listing = audit_entries(store, limit)
+    if fmt == "json":
+        click.echo(json.dumps(listing, ensure_ascii=False))
+        return
+    table = Table(title=f"Curation audit ({listing['total']:,} entries)", title_justify="left")
+    for column in ("id", "at (UTC)", "who", "bot", "intent", "utterance", "action", "result"):
+        table.add_column(column, overflow="fold")
+    for row in listing["rows"]:
+        result = row["result"] + (f", undone by #{row['undone_by']}" if row["undone_by"] else "")
+        if row["detail"]:
+            result += f": {row['detail']}"
+        table.add_row(
+            str(row["id"]),
+            Text(str(row["at"])[:19].replace("T", " ")),
+            Text(row["who"]),
+            Text(f"{row['backend']}:{row['bot']}/{row['locale']}"),
+            Text(row["intent"] or ""),
+            Text(json.dumps(row["utterance"], ensure_ascii=False) if row["utterance"] else ""),
+            Text(row["action"]),
+            Text(result),
+        )
+    out.print(table)
+
+
+@utterances.command("undo")
+@click.argument("audit_id", type=int, metavar="ID")
+@db_option
+@config_option
+@click.option("--who", help="Name for the audit (default: your user name).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@server_option
+@friendly
+def utterances_undo(
+    audit_id: int,
+    db: str | None,
+    config: str | None,
+    who: str | None,
+    fmt: str,
+    server: str | None,
+) -> None:
+    """Remove an utterance lexboard added (audit entry ID); exit 1 if refused."""
+    from lexboard.bots.curation import undo
+
+    settings = _settings(config, db=db)
+    _refuse_if_owned(settings.db, server)
+    with open_store(settings.db, create=False) as store:
+        change = undo(store, audit_id, who)
+    if fmt == "json":
+        click.echo(json.dumps(change.to_dict(), ensure_ascii=False))
+    else:
+        _print_change(change)
+    if not change.ok:
+        sys.exit(1)
+
+
 # --- config and demo -----------------------------------------------------------------
 
 
@@ -455,17 +978,172 @@ def config_command(config: str | None) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1")
-@click.option("--port", default=8050, type=int)
-@click.option("--db", "db")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--db", "db", help="Demo store (default: a lexboard-demo folder in the temp dir).")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 400))
+@click.option("--sessions-per-day", default=300, show_default=True, type=click.FloatRange(1))
+@click.option(
+    "--live-sessions-per-day",
+    default=2880,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Rate of the live traffic (2880 = 2 a minute).",
+)
+@click.option(
+    "--interval",
+    default=3.0,
+    show_default=True,
+    type=click.FloatRange(0.5),
+    help="Seconds between live traffic batches.",
+)
+@click.option("--seed", default=7, show_default=True, type=int)
 @friendly
-def demo(host: str, port: int, db: str | None) -> None:
-    """The sample bot, its history and a live dashboard (arrives with the sample-bot issue)."""
-    err.print(
-        "lexboard demo: not yet. The sample bot and dashboard land with issues 4 and 5; "
-        "meanwhile try `lexboard ingest tests/cases/good` and `lexboard metrics summary`."
+def demo(
+    host: str,
+    port: int,
+    db: str | None,
+    days: int,
+    sessions_per_day: float,
+    live_sessions_per_day: float,
+    interval: float,
+    seed: int,
+) -> None:
+    """The sample bot, its history and a live dashboard: the whole product in one command."""
+    import time
+    from datetime import UTC, datetime
+
+    import uvicorn
+
+    from lexboard import demo as demo_lib
+    from lexboard.server.app import create_app
+
+    if host not in LOOPBACK_HOSTS:
+        raise ConfigError(f"the demo binds loopback only, not {host}", hint="use 127.0.0.1")
+    folder = Path(db).parent if db else demo_lib.default_demo_dir()
+    files = demo_lib.prepare(folder, Path(db) if db else None)
+    started = time.monotonic()
+    now = datetime.now(UTC)
+    with err.status(f"simulating {days} days of the sample bot's conversations…"):
+        records = demo_lib.write_history(files, days, sessions_per_day, seed, now)
+    settings = load_settings(
+        flags={
+            "db": str(files.db),
+            "host": host,
+            "port": port,
+            "write_widgets": True,
+            "sample_bot": True,
+        },
     )
-    sys.exit(3)
+    url = f"http://{host}:{port}"
+    with open_store(files.db) as store:
+        source = expand(str(files.history))
+        with IngestProgress(err, [source], quiet=False) as progress:
+            ingest_sources(
+                store,
+                [(source.label, source.files)],
+                "jsonl",
+                0,
+                "demo history",
+                progress.run_file if progress.enabled else None,
+            )
+        err.print(
+            Text(
+                f"demo store {files.db}: {records:,} turns of {days} days, built in "
+                f"{time.monotonic() - started:.1f} s; bot copy {files.bot}"
+            )
+        )
+        traffic = demo_lib.SampleBotTraffic(
+            files.bot, seed + 1, live_sessions_per_day, interval, start=now
+        )
+        app = create_app(settings, store=store, announce_url=url, sources=[traffic])
+        err.print(
+            Text(
+                f"lexboard demo at {url}  (live traffic every {interval:g} s; Ctrl-C stops)",
+                style="bold green",
+            )
+        )
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@cli.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=0))
+@click.option("--sessions-per-day", default=300, show_default=True, type=click.FloatRange(min=0))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--end", help="End of the history, ISO-8601 (default now): fixes the output.")
+@click.option("--tz", default="America/New_York", show_default=True, help="Users' time zone.")
+@click.option(
+    "--format",
+    "fmt",
+    default="jsonl",
+    show_default=True,
+    type=click.Choice(["jsonl", "cloudwatch-export", "subscription"]),
+)
+@click.option("--no-sentiment", is_flag=True, help="As if sentiment analysis were off.")
+@click.option("--bot-export", help="Lex V2 export (dir or zip) to talk to (default: sample bot).")
+@click.option("--follow", is_flag=True, help="Then append live traffic to OUT/live.jsonl.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.05))
+@friendly
+def sample(
+    out_dir: str,
+    days: int,
+    sessions_per_day: float,
+    seed: int,
+    end: str | None,
+    tz: str,
+    fmt: str,
+    no_sentiment: bool,
+    bot_export: str | None,
+    follow: bool,
+    interval: float,
+) -> None:
+    """Write the sample bot's simulated traffic as Lex V2 conversation logs."""
+    import time
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from lexboard.metrics.request import parse_instant, parse_zone
+    from lexboard.sample.botdef import load_bot, sample_bot_dir
+    from lexboard.sample.simulate import LiveTraffic, simulate_history
+    from lexboard.sample.writers import append_jsonl, write_records
+
+    zone = parse_zone(tz)
+    bot_dir = Path(bot_export) if bot_export else sample_bot_dir()
+    bot = load_bot(bot_dir)
+    now = datetime.now(UTC)
+    until = parse_instant(end, ZoneInfo(zone), "--end") if end else now
+    until = until.replace(microsecond=until.microsecond // 1000 * 1000)
+    since = until - timedelta(days=days)
+    out = Path(out_dir)
+    records = simulate_history(
+        bot_dir, since, until, sessions_per_day, seed, sentiment=not no_sentiment, tz=zone
+    )
+    label = f"{seed}:{since.isoformat()}:{until.isoformat()}"
+    written = write_records(records, out, fmt, label, bot.name)
+    err.print(
+        f"wrote {len(written.files):,} files, {written.records:,} records ({fmt}, {days} days "
+        f"to {until.isoformat(timespec='seconds')}, seed {seed}) to {out}"
+    )
+    if not follow:
+        return
+    live_path = out / "live.jsonl"
+    live = LiveTraffic(
+        bot_dir,
+        seed,
+        sessions_per_day=sessions_per_day,
+        tz=zone,
+        sentiment=not no_sentiment,
+        start=max(until, datetime.now(UTC)),
+    )
+    err.print(f"following: live traffic goes to {live_path} (Ctrl-C stops)")
+    appended = 0
+    try:
+        while True:
+            time.sleep(interval)
+            appended += append_jsonl(live_path, live.poll(datetime.now(UTC)))
+    except KeyboardInterrupt:
+        err.print(f"stopped: {appended:,} live records appended to {live_path}")
 
 
 def main() -> None:
