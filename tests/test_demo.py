@@ -1,0 +1,97 @@
+"""`lexboard demo` end to end: history, live traffic, and the dashboard over it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.server import free_port
+from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, Watch, _settled
+
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    folder = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEXBOARD_")}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lexboard",
+            "demo",
+            "--port",
+            str(port),
+            "--db",
+            str(folder / "demo.duckdb"),
+            "--days",
+            "7",
+            "--interval",
+            "1",
+            "--live-sessions-per-day",
+            "20000",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "demo did not start in 120 s"
+            time.sleep(0.2)
+        yield url, folder
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_demo_serves_history_and_live_traffic(demo: tuple[str, Path]) -> None:
+    url, folder = demo
+    assert (folder / "bot" / "manifest.json").exists()  # its private copy of the sample bot
+    status = httpx.get(url + "/api/status").json()
+    sources = {s["source"]: s for s in status["sources"]}
+    history = next(s for name, s in sources.items() if name.endswith("history.jsonl"))
+    assert history["new"] > 1000 and history["quarantined"] == 0
+    deadline = time.monotonic() + 30
+    while True:  # live traffic arrives every second or so
+        live = {s["source"]: s for s in httpx.get(url + "/api/status").json()["sources"]}
+        if live.get("sample-bot", {}).get("new", 0) > 0:
+            break
+        assert time.monotonic() < deadline, "no live traffic in 30 s"
+        time.sleep(1)
+    assert live["sample-bot"]["last_error"] is None
+    assert live["sample-bot"]["lag_s"] < 5
+
+
+def test_dashboard_over_demo_data(demo: tuple[str, Path]) -> None:
+    url, _ = demo
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        watch = Watch(page, url)
+        page.goto(url + "/?range=1w&tz=America/New_York")
+        states = dict(_settled(page))
+        assert all(state == "ready" for state in states.values()), states
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo-dashboard.png"), full_page=True)
+        watch.assert_clean()
+        browser.close()
