@@ -367,7 +367,23 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 @config_option
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", help="Port (default 8050).")
-@click.option("--source", "sources", multiple=True, help="Logs to ingest at start (repeatable).")
+@click.option(
+    "--source",
+    "sources",
+    multiple=True,
+    help="Logs (repeatable): PATH (read at start, or followed with --follow), "
+    "cloudwatch://LOG_GROUP[?prefix=P&region=R], s3://BUCKET/PREFIX: followed live.",
+)
+@click.option(
+    "--follow/--no-follow",
+    default=None,
+    help="Follow PATH sources: appended lines, new files, rotation (setting follow).",
+)
+@click.option(
+    "--since",
+    help="Where a CloudWatch source without a checkpoint starts: ISO-8601 or a duration "
+    "back from now (24h, 7d); default now − its overlap window.",
+)
 @friendly
 def serve(
     db: str | None,
@@ -375,9 +391,11 @@ def serve(
     host: str | None,
     port: str | None,
     sources: tuple[str, ...],
+    follow: bool | None,
+    since: str | None,
 ) -> None:
     """Serve the API and dashboard over the store (which this process then owns)."""
-    settings = _settings(config, db=db, host=host, port=port, sources=sources)
+    settings = _settings(config, db=db, host=host, port=port, sources=sources, follow=follow)
     from lexboard.server.auth import Authenticator
 
     auth = Authenticator(settings.extra.get("auth"), str(settings.config_file))
@@ -390,11 +408,16 @@ def serve(
     import uvicorn
 
     from lexboard.server.app import create_app
+    from lexboard.sources.live import parse_since
+    from lexboard.sources.uri import open_live_sources
 
     url = f"http://{settings.host}:{settings.port}"
     with open_store(settings.db) as store:
-        if settings.sources:
-            found = [expand(path) for path in settings.sources]
+        live, paths = open_live_sources(
+            settings.sources, store, parse_since(since), settings.follow
+        )
+        if paths:
+            found = [expand(path) for path in paths]
             summary = ingest_sources(
                 store,
                 [(s.label, s.files) for s in found],
@@ -403,7 +426,9 @@ def serve(
                 "serve --source",
             )
             _print_summary(summary)
-        app = create_app(settings, store=store, announce_url=url)
+        for source in live:
+            err.print(Text(f"live source {source.label}"))
+        app = create_app(settings, store=store, announce_url=url, sources=live)
         err.print(Text(f"lexboard serving {settings.db} at {url}  (Ctrl-C stops)"))
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
@@ -722,13 +747,37 @@ def _curation_backend(
     )
 
 
-def _refuse_if_owned(db: Path | str, server: str | None) -> None:
-    owner = server_for(db, server)
-    if owner:
-        raise LexboardError(
-            f"store {db} is owned by the lexboard server at {owner.url}: "
-            "stop that server, or curate from its dashboard"
-        )
+def _bot_spec(
+    bot_export: str | None,
+    bot_id: str | None,
+    locale_id: str | None,
+    region: str | None,
+    profile: str | None,
+) -> dict[str, str | None]:
+    """The bot named on the command line, for the server that owns the store."""
+    return {
+        "bot_export": str(Path(bot_export).resolve()) if bot_export else None,
+        "bot_id": bot_id,
+        "locale_id": locale_id,
+        "region": region,
+        "profile": profile,
+    }
+
+
+class _RemoteChange:
+    """A curation result as the server sent it, shaped like bots.curation.Change."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.entry = entry
+        for key, value in entry.items():
+            setattr(self, key, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.entry
+
+
+def _as_change(entry: dict[str, Any]) -> Any:
+    return _RemoteChange(entry)
 
 
 def _print_change(change: Any) -> None:
@@ -775,17 +824,28 @@ def utterances_list_missed(
     from lexboard.bots.curation import list_missed
 
     settings = _settings(config, db=db)
-    _refuse_if_owned(settings.db, server)
-    backend = _curation_backend(bot_export, bot_id, locale_id, region, profile)
-    with open_store(settings.db, read_only=True) as store:
-        result = list_missed(store, backend, start, end, tz or settings.tz, limit)
+    owner = server_for(settings.db, server)
+    if owner:
+        query = {
+            "from": start,
+            "to": end,
+            "tz": tz or settings.tz,
+            "limit": limit,
+            **_bot_spec(bot_export, bot_id, locale_id, region, profile),
+        }
+        body = call(owner, "/api/curation/missed", query)
+        result = Result(body["metric"], body["params"], body["columns"], body["rows"])
+    else:
+        backend = _curation_backend(bot_export, bot_id, locale_id, region, profile)
+        with open_store(settings.db, read_only=True) as store:
+            result = list_missed(store, backend, start, end, tz or settings.tz, limit)
+    bot = result.params["bot"]
     if fmt == "json":
         click.echo(to_json(result))
     else:
-        title = f"Missed utterances not in {backend.bot} ({backend.locale_id})"
-        out.print(to_table(result, title))
+        out.print(to_table(result, f"Missed utterances not in {bot}"))
     if not result.params["bot_in_store"]:
-        err.print(Text(f"note: the store has no conversations of bot {backend.bot}"))
+        err.print(Text(f"note: the store has no conversations of bot {bot}"))
 
 
 @utterances.command("add")
@@ -818,10 +878,28 @@ def utterances_add(
     from lexboard.bots.curation import add_utterances, build_locale
 
     settings = _settings(config, db=db)
-    _refuse_if_owned(settings.db, server)
-    backend = _curation_backend(bot_export, bot_id, locale_id, region, profile)
-    if build and backend.kind != "api":
+    if build and bot_id is None:
         raise LexboardError("--build needs the Models API (--bot-id); an export is not built")
+    owner = server_for(settings.db, server)
+    if owner:
+        spec = _bot_spec(bot_export, bot_id, locale_id, region, profile)
+        items = [{"intent": intent, "utterance": text} for text in texts]
+        reply = call(owner, "/api/curation/add", body={"items": items, "bot": spec, "who": who})
+        changes = [_as_change(entry) for entry in reply["results"]]
+        if fmt == "json":
+            click.echo(json.dumps(reply, ensure_ascii=False))
+        else:
+            for change in changes:
+                _print_change(change)
+        if build and any(c.ok for c in changes):
+            built_reply = call(owner, "/api/curation/build", body={"bot": spec, "who": who})
+            err.print(Text(f"build: {built_reply['status']}"))
+            if not built_reply["ok"]:
+                sys.exit(1)
+        if not all(c.ok for c in changes):
+            sys.exit(1)
+        return
+    backend = _curation_backend(bot_export, bot_id, locale_id, region, profile)
     built = None
     with open_store(settings.db) as store:
         changes = add_utterances(store, backend, intent, list(texts), who)
@@ -871,7 +949,14 @@ def utterances_build(
     from lexboard.bots.curation import build_locale
 
     settings = _settings(config, db=db)
-    _refuse_if_owned(settings.db, server)
+    owner = server_for(settings.db, server)
+    if owner:
+        spec = _bot_spec(None, bot_id, locale_id, region, profile)
+        reply = call(owner, "/api/curation/build", body={"bot": spec, "who": who})
+        out.print(Text(f"build {reply['status']}", style="green" if reply["ok"] else "bold red"))
+        if not reply["ok"]:
+            sys.exit(1)
+        return
     backend = _curation_backend(None, bot_id, locale_id, region, profile)
     with open_store(settings.db) as store:
         built = build_locale(
@@ -896,9 +981,12 @@ def utterances_audit(
     from lexboard.bots.curation import audit_entries
 
     settings = _settings(config, db=db)
-    _refuse_if_owned(settings.db, server)
-    with open_store(settings.db, create=False) as store:
-        listing = audit_entries(store, limit)
+    owner = server_for(settings.db, server)
+    if owner:
+        listing = call(owner, "/api/curation/audit", {"limit": limit})
+    else:
+        with open_store(settings.db, create=False) as store:
+            listing = audit_entries(store, limit)
     if fmt == "json":
         click.echo(json.dumps(listing, ensure_ascii=False))
         return
@@ -942,9 +1030,12 @@ def utterances_undo(
     from lexboard.bots.curation import undo
 
     settings = _settings(config, db=db)
-    _refuse_if_owned(settings.db, server)
-    with open_store(settings.db, create=False) as store:
-        change = undo(store, audit_id, who)
+    owner = server_for(settings.db, server)
+    if owner:
+        change = _as_change(call(owner, "/api/curation/undo", body={"id": audit_id, "who": who}))
+    else:
+        with open_store(settings.db, create=False) as store:
+            change = undo(store, audit_id, who)
     if fmt == "json":
         click.echo(json.dumps(change.to_dict(), ensure_ascii=False))
     else:
@@ -967,6 +1058,8 @@ def config_command(config: str | None) -> None:
         table.add_column(column)
     for setting in SETTINGS:
         value = settings.values[setting.name]
+        if setting.secret and value is not None:
+            value = "(set)"  # a secret is never printed
         table.add_row(
             setting.name,
             Text(repr(value) if not isinstance(value, str) else value),
@@ -1067,10 +1160,18 @@ def demo(
 
 
 @cli.command()
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder.")
-@click.option("--days", default=30, show_default=True, type=click.IntRange(min=0))
-@click.option("--sessions-per-day", default=300, show_default=True, type=click.FloatRange(min=0))
-@click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write."
+)
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=0), help="History.")
+@click.option(
+    "--sessions-per-day",
+    default=300,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Average conversations a day (busier on weekday business hours).",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same output.")
 @click.option("--end", help="End of the history, ISO-8601 (default now): fixes the output.")
 @click.option("--tz", default="America/New_York", show_default=True, help="Users' time zone.")
 @click.option(
@@ -1083,7 +1184,13 @@ def demo(
 @click.option("--no-sentiment", is_flag=True, help="As if sentiment analysis were off.")
 @click.option("--bot-export", help="Lex V2 export (dir or zip) to talk to (default: sample bot).")
 @click.option("--follow", is_flag=True, help="Then append live traffic to OUT/live.jsonl.")
-@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(min=0.05))
+@click.option(
+    "--interval",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.05),
+    help="Seconds between appends with --follow.",
+)
 @friendly
 def sample(
     out_dir: str,

@@ -91,6 +91,7 @@ class Setting:
     kind: str
     help: str
     sample_parameter: str | None = None
+    secret: bool = False  # never printed (lexboard config shows whether it is set)
 
     @property
     def env(self) -> str:
@@ -154,9 +155,34 @@ SETTINGS: tuple[Setting, ...] = (
         "Keep turns this many days back from now; 0 keeps everything.",
         "LogRetentionInDays",
     ),
+    Setting(
+        "bot_export",
+        None,
+        _as_optional_str,
+        "path",
+        "Lex export (folder or .zip) the write widgets add utterances to; without it they "
+        "use bot_id and locale_id through the Lex V2 Models API.",
+    ),
     Setting("host", "127.0.0.1", _as_str, "string", "Address the server binds."),
     Setting("port", 8050, _as_port, "int", "Port the server listens on."),
     Setting("tz", "UTC", _as_tz, "tz", "Default IANA time zone for buckets, hours and weekdays."),
+    Setting(
+        "follow",
+        False,
+        _as_bool,
+        "bool",
+        "lexboard serve: follow path sources (appended lines, new files, rotation) "
+        "instead of reading them once at start.",
+    ),
+    Setting(
+        "firehose_access_key",
+        None,
+        _as_optional_str,
+        "string",
+        "Enables POST /ingest/firehose: the access key Kinesis Data Firehose sends "
+        "(X-Amz-Firehose-Access-Key). Not a user login. Secret: prefer the environment.",
+        secret=True,
+    ),
 )
 
 SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
@@ -182,7 +208,8 @@ def _parse(setting: Setting, raw: Any, origin: str) -> Any:
         return setting.parse(raw)
     except ValueError as exc:
         raise ConfigError(
-            f"{setting.name} = {raw!r} from {origin} is not valid: expected {exc}",
+            f"{setting.name} = {'(secret)' if setting.secret else repr(raw)} from {origin} "
+            f"is not valid: expected {exc}",
             hint=setting.help,
         ) from None
 

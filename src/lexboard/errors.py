@@ -41,6 +41,10 @@ class MetricError(LexboardError):
     """A metric request is invalid: unknown metric or parameter, bad value, bad window."""
 
 
+class BotError(LexboardError):
+    """A bot (Lex export or Lex V2 Models API) cannot be read or changed."""
+
+
 class StrictModeFailure(LexboardError):
     """`--strict` ingest quarantined at least one record."""
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lexboard import __version__, owner
 from lexboard.config import Settings
 from lexboard.errors import LexboardError
-from lexboard.server import api, pages
+from lexboard.server import api, curation, firehose, pages, prometheus
 from lexboard.server.auth import LOCAL_EDITOR, Authenticator, User
 from lexboard.server.state import ServerState
 from lexboard.server.workers import LiveSource, Workers
@@ -71,6 +71,11 @@ def create_app(
     app = FastAPI(title="lexboard", version=__version__, lifespan=lifespan)
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(curation.reads)
+    app.include_router(curation.writes)  # 404 unless write_widgets = true
+    app.state.csrf_secret = secrets.token_bytes(32)
+    app.include_router(prometheus.router)  # GET /metrics, GET /api/check
+    app.include_router(firehose.router)  # POST /ingest/firehose (its own access key)
 
     @app.exception_handler(LexboardError)
     async def lexboard_error(_: Request, exc: LexboardError) -> JSONResponse:
@@ -105,7 +110,8 @@ def create_app(
     return app
 
 
-OPEN_PATHS = ("/healthz", "/favicon.ico")
+# Firehose has no user login: its endpoint checks the firehose_access_key setting itself.
+OPEN_PATHS = ("/healthz", "/favicon.ico", firehose.PATH)
 
 
 def _who(request: Request, authenticator: Authenticator, local_token: str) -> User | None:

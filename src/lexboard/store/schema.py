@@ -112,6 +112,29 @@ CREATE TABLE checkpoints (
 );
 """,
     ),
+    (
+        2,
+        # Curation's audit: every attempt to add or remove a sample utterance (and builds).
+        # location = the export's absolute path, or the AWS region of the Models API.
+        """
+CREATE SEQUENCE utterance_audit_ids START 1;
+CREATE TABLE utterance_audit (
+    id BIGINT PRIMARY KEY DEFAULT nextval('utterance_audit_ids'),
+    "at" TIMESTAMPTZ NOT NULL,
+    who VARCHAR NOT NULL,
+    backend VARCHAR NOT NULL,
+    bot VARCHAR NOT NULL,
+    locale VARCHAR NOT NULL,
+    intent VARCHAR,
+    utterance VARCHAR,
+    action VARCHAR NOT NULL,
+    result VARCHAR NOT NULL,
+    detail VARCHAR,
+    location VARCHAR,
+    undoes BIGINT
+);
+""",
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]
