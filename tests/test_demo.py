@@ -95,3 +95,59 @@ def test_dashboard_over_demo_data(demo: tuple[str, Path]) -> None:
         page.screenshot(path=str(ARTIFACTS / "demo-dashboard.png"), full_page=True)
         watch.assert_clean()
         browser.close()
+
+
+def test_curation_widget_closes_the_loop(demo: tuple[str, Path]) -> None:
+    """Add a missed phrase from the dashboard; the sample bot then recognises it."""
+    from lexboard.sample.classifier import Classifier
+
+    url, folder = demo
+    bot = folder / "bot"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        watch = Watch(page, url)
+        page.goto(url + "/?range=1w")
+        page.wait_for_function(
+            "() => document.getElementById('w-curation').dataset.state === 'ready'",
+            timeout=60_000,
+        )
+        rows = page.query_selector_all("#w-curation tr[data-utterance]")
+        classifier = Classifier.from_path(bot)
+        chosen = None
+        for row in rows:
+            text = row.get_attribute("data-utterance") or ""
+            box = row.query_selector("input[type=checkbox]")
+            if box and box.is_enabled() and classifier.classify(text).missed:
+                chosen = (row, text)
+                break
+        assert chosen, "no missed utterance that the bot still misses"
+        row, text = chosen
+        select = row.query_selector("select")
+        assert select is not None
+        if not select.input_value():
+            select.select_option("CheckBalance")
+        intent = select.input_value()
+        row.query_selector("input[type=checkbox]").check()  # type: ignore[union-attr]
+        page.click("#w-curation [data-action=add]")
+        page.wait_for_function(
+            "text => [...document.querySelectorAll('#w-curation tr[data-utterance]')]"
+            ".find(r => r.dataset.utterance === text)?.querySelector('.outcome')"
+            "?.textContent.startsWith('added')",
+            arg=text,
+            timeout=30_000,
+        )
+        page.wait_for_selector("#w-curation .audit button[data-undo]")
+        watch.assert_clean()
+        browser.close()
+    recognised = Classifier.from_path(bot).classify(text)
+    assert recognised.intent == intent, (text, recognised.ranked)
+
+
+def test_curation_writes_need_csrf(demo: tuple[str, Path]) -> None:
+    url, _ = demo
+    response = httpx.post(
+        url + "/api/curation/add",
+        json={"items": [{"intent": "Welcome", "utterance": "hiya there"}]},
+    )
+    assert response.status_code == 403 and "CSRF" in response.json()["error"]

@@ -1126,6 +1126,7 @@ def demo(
             "port": port,
             "write_widgets": True,
             "sample_bot": True,
+            "bot_export": str(files.bot),
         },
     )
     url = f"http://{host}:{port}"

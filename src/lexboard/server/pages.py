@@ -17,6 +17,7 @@ from lexboard import __version__
 from lexboard.metrics import resolve_request, run_metric
 from lexboard.metrics.request import FILTERS, parse_zone
 from lexboard.server.api import WINDOW_KEYS, ApiError, state_of
+from lexboard.server.curation import csrf_token
 from lexboard.server.widgets import SECTIONS, WIDGETS, WIDGETS_BY_ID, render
 from lexboard.store.transcripts import session_transcripts
 
@@ -50,9 +51,12 @@ def plotly_js() -> Path:
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request) -> HTMLResponse:
     state = state_of(request)
+    user = getattr(request.state, "user", None)
+    writable = state.settings.write_widgets and user is not None and user.is_editor
     page = templates.get_template("dashboard.html").render(
         static="/static",
         settings=state.settings,
+        csrf=csrf_token(request, user) if writable else None,
         sections=SECTIONS,
         widgets=WIDGETS,
         ranges=RANGES,

@@ -3,7 +3,9 @@ server's single writer, so the dashboard stays responsive while data arrives.
 
 A source is anything with a ``label``, an ``interval_s`` and ``poll(now)`` returning
 log items (``logs.formats.RawRecord`` / ``Unreadable``). Its counts go to
-``ingest_stats`` after every batch; its last error is kept for ``/api/status``.
+``ingest_stats`` after every batch; its last error is kept for ``/api/status``. A source
+with a ``commit(store)`` method (``sources.live``) has it called, in the writer, right
+after each batch it returned is stored: it saves its checkpoint there.
 """
 
 from __future__ import annotations
@@ -71,9 +73,12 @@ class Workers:
             try:
                 items = list(source.poll(datetime.now(UTC)))
                 if items:
-                    with self.state.writing():
+                    with self.state.writing() as store:
                         ingestor.ingest_items(items, source.label, stats, replace=False)
                         ingestor.save_stats()
+                        commit = getattr(source, "commit", None)
+                        if commit is not None:  # a checkpointed source saves where it is
+                            commit(store)
                 health.last_error, health.last_success = None, datetime.now(UTC)
                 health.polls += 1
                 delay = source.interval_s

@@ -188,7 +188,10 @@ function refreshAll() {
   form.classList.toggle("custom-range", form.range.value === "custom");
   writeUrl();
   const query = windowQuery();
-  for (const section of document.querySelectorAll("[data-widget]")) loadWidget(section, query, run);
+  for (const section of document.querySelectorAll("[data-widget]")) {
+    if (section.dataset.kind === "curation") loadCuration(section, query, run);
+    else loadWidget(section, query, run);
+  }
   loadStatus();
 }
 
@@ -207,7 +210,160 @@ document.addEventListener("DOMContentLoaded", async () => {
     refreshAll();
   });
   form.addEventListener("submit", (event) => event.preventDefault());
+  const curation = document.getElementById("w-curation");
+  if (curation) wireCuration(curation);
   setInterval(showFreshness, 1000);
   schedule();
   refreshAll();
 });
+
+// --- curation (present only with write_widgets on) ----------------------------------------
+
+const csrfMeta = document.querySelector('meta[name="csrf-token"]');
+
+async function postJson(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfMeta ? csrfMeta.content : "" },
+    body: JSON.stringify(body),
+  });
+  const payload = await response.json();
+  if (!response.ok) throw new Error(payload.error || ("HTTP " + response.status));
+  return payload;
+}
+
+function intentSelect(intents, suggested) {
+  const select = el("select", { "data-role": "intent" });
+  select.append(el("option", { value: "" }, "choose an intent…"));
+  for (const name of intents) {
+    const option = el("option", { value: name }, name);
+    if (name === suggested) option.selected = true;
+    select.append(option);
+  }
+  return select;
+}
+
+async function loadCuration(section, query, run) {
+  const target = section.querySelector(".body");
+  const status = section.querySelector(".status");
+  const addButton = section.querySelector("[data-action=add]");
+  const buildButton = section.querySelector("[data-action=build]");
+  section.dataset.state = "loading";
+  try {
+    const q = new URLSearchParams(query);
+    q.set("limit", "15");
+    const response = await fetch("/api/curation/missed?" + q.toString());
+    const payload = await response.json();
+    if (run !== generation) return;
+    if (!response.ok) throw new Error(payload.error || ("HTTP " + response.status));
+    section.querySelector(".backend").textContent =
+      "Bot " + payload.backend.bot + " · " + payload.backend.locale_id + " · " +
+      (payload.backend.kind === "api" ? "Lex V2 Models API (DRAFT)" : "local export");
+    buildButton.hidden = payload.backend.kind !== "api";
+    const columns = payload.columns;
+    const table = el("table");
+    const head = el("tr");
+    for (const label of ["", "utterance", "count", "sessions", "intent", "result"]) head.append(el("th", {}, label));
+    table.append(head);
+    for (const row of payload.rows) {
+      const utterance = row[columns.indexOf("utterance")];
+      const note = row[columns.indexOf("note")];
+      const tr = el("tr", { "data-utterance": utterance });
+      const box = el("input", { type: "checkbox", "aria-label": "select" });
+      if (note) box.disabled = true;
+      const pick = el("td");
+      pick.append(box);
+      const chooser = el("td");
+      chooser.append(intentSelect(payload.intents, payload.suggested[utterance]));
+      tr.append(pick, el("td", {}, utterance), el("td", { class: "num" }, row[columns.indexOf("count")]),
+        el("td", { class: "num" }, row[columns.indexOf("sessions")]), chooser,
+        el("td", { class: "outcome" }, note || ""));
+      table.append(tr);
+    }
+    target.replaceChildren(table);
+    addButton.disabled = !payload.writable || payload.rows.length === 0;
+    await loadAudit(section);
+    if (payload.rows.length === 0) {
+      status.textContent = "No missed utterances that are not already in the bot.";
+      section.dataset.state = "empty";
+    } else {
+      section.dataset.state = "ready";
+    }
+  } catch (error) {
+    if (run !== generation) return;
+    status.textContent = "Could not load: " + error.message;
+    section.dataset.state = "error";
+  }
+}
+
+async function loadAudit(section) {
+  const box = section.querySelector(".audit");
+  const listing = await (await fetch("/api/curation/audit?limit=10")).json();
+  const table = el("table");
+  const head = el("tr");
+  for (const label of ["#", "when (UTC)", "who", "intent", "utterance", "action", "result", ""]) head.append(el("th", {}, label));
+  table.append(head);
+  for (const entry of listing.rows || []) {
+    const tr = el("tr", { "data-audit": String(entry.id) });
+    const undoCell = el("td");
+    if (entry.undoable && csrfMeta) {
+      const button = el("button", { type: "button", "data-undo": String(entry.id) }, "Undo");
+      button.addEventListener("click", async () => {
+        button.disabled = true;
+        try { await postJson("/api/curation/undo", { id: entry.id }); } catch (error) { section.querySelector(".result").textContent = error.message; }
+        refreshAll();
+      });
+      undoCell.append(button);
+    }
+    tr.append(el("td", {}, entry.id), el("td", {}, String(entry.at).slice(0, 19).replace("T", " ")), el("td", {}, entry.who),
+      el("td", {}, entry.intent || ""), el("td", {}, entry.utterance || ""), el("td", {}, entry.action),
+      el("td", {}, entry.result + (entry.detail ? ": " + entry.detail : "")), undoCell);
+    table.append(tr);
+  }
+  box.replaceChildren(table);
+}
+
+function wireCuration(section) {
+  const result = section.querySelector(".result");
+  section.querySelector("[data-action=add]").addEventListener("click", async (event) => {
+    const rows = [...section.querySelectorAll("tr[data-utterance]")].filter((tr) => tr.querySelector("input:checked"));
+    const items = [];
+    for (const tr of rows) {
+      const intent = tr.querySelector("select").value;
+      const outcome = tr.querySelector(".outcome");
+      if (!intent) { outcome.textContent = "choose an intent"; outcome.className = "outcome refused"; continue; }
+      items.push({ intent, utterance: tr.dataset.utterance });
+    }
+    if (items.length === 0) { result.textContent = "Select utterances and their intents first."; return; }
+    event.target.disabled = true;
+    try {
+      const reply = await postJson("/api/curation/add", { items });
+      for (const change of reply.results) {
+        const tr = [...section.querySelectorAll("tr[data-utterance]")].find((r) => r.dataset.utterance === change.utterance);
+        if (!tr) continue;
+        const outcome = tr.querySelector(".outcome");
+        outcome.textContent = change.result + (change.detail ? ": " + change.detail : "");
+        outcome.className = "outcome " + change.result;
+      }
+      const added = reply.results.filter((c) => c.ok).length;
+      result.textContent = added + " added, " + (reply.results.length - added) + " not added.";
+      await loadAudit(section);
+    } catch (error) {
+      result.textContent = "Add failed: " + error.message;
+    } finally {
+      event.target.disabled = false;
+    }
+  });
+  section.querySelector("[data-action=build]").addEventListener("click", async (event) => {
+    event.target.disabled = true;
+    result.textContent = "Building… (this can take a few minutes)";
+    try {
+      const built = await postJson("/api/curation/build", {});
+      result.textContent = "Build " + built.status + (built.failure_reasons && built.failure_reasons.length ? ": " + built.failure_reasons.join("; ") : "");
+    } catch (error) {
+      result.textContent = "Build failed: " + error.message;
+    } finally {
+      event.target.disabled = false;
+    }
+  });
+}
