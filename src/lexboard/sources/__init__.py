@@ -1,1 +1,3 @@
-"""Where records come from: files now; CloudWatch Logs, S3 and Firehose pushes later."""
+"""Where records come from: files (``files``, ``follow``), CloudWatch Logs (``cloudwatch``)
+and S3 (``s3``); ``uri`` turns a source argument into one. Firehose pushes arrive over
+HTTP (``server.firehose``)."""
