@@ -416,3 +416,8 @@ SELECT
     END AS problem
 FROM typed
 """
+
+
+def turn_select(relation: str) -> str:
+    """TURN_SELECT over another relation of the same shape as ``staged``."""
+    return TURN_SELECT.replace("\n    FROM staged\n", f"\n    FROM {relation}\n")

@@ -22,7 +22,7 @@ import duckdb
 import orjson
 
 from lexboard.logs.formats import Item, RawRecord, Unreadable, raw_start, read_items, sniff
-from lexboard.logs.record import TURN_SELECT, BadRecord, check_record
+from lexboard.logs.record import TURN_SELECT, BadRecord, check_record, turn_select
 from lexboard.store.db import Store
 from lexboard.store.sessions import KEY, refresh_sessions
 
@@ -301,20 +301,29 @@ class Ingestor:
             ingested_at = datetime.now(UTC)
             if replace:
                 store.execute("DELETE FROM quarantine WHERE source = ?", [source])
-            # Optimistic: insert every good new record in one pass; the full check (a second
-            # parse) runs only when the counts show that something was left out.
-            inserted = _count(
-                store,
-                f"""
-                INSERT INTO turns BY NAME
-                SELECT * EXCLUDE (problem), ? AS ingest_batch, ? AS ingested_at
-                FROM ({TURN_SELECT}) AS t
-                WHERE problem IS NULL AND ts >= ?
-                  AND NOT EXISTS (SELECT 1 FROM turns x WHERE x.request_id = t.request_id)
-                """,
-                [batch, ingested_at, cutoff],
+            # One cheap pass reads only the request ids: how many records, how many the
+            # store already has. Records already stored never reach json_transform.
+            total, stored = store.fetchone(
+                "SELECT count(*), count(*) FILTER (WHERE json_extract_string(raw, "
+                "'$.requestId') IN (SELECT request_id FROM turns)) FROM staged"
             )
-            total = _count(store, "SELECT count(*) FROM staged")
+            total, stored = int(total), int(stored)
+            inserted = 0
+            if stored < total:
+                store.execute(
+                    "CREATE OR REPLACE TEMP VIEW fresh AS SELECT * FROM staged WHERE "
+                    "json_extract_string(raw, '$.requestId') NOT IN (SELECT request_id FROM turns)"
+                )
+                inserted = _count(
+                    store,
+                    f"""
+                    INSERT INTO turns BY NAME
+                    SELECT * EXCLUDE (problem), ? AS ingest_batch, ? AS ingested_at
+                    FROM ({turn_select("fresh")}) AS t
+                    WHERE problem IS NULL AND ts >= ?
+                    """,
+                    [batch, ingested_at, cutoff],
+                )
             repeated = 0
             if inserted:
                 repeated = _count(
@@ -332,7 +341,7 @@ class Ingestor:
             new = inserted - repeated
             problems = expired = 0
             newest = store.fetchone("SELECT max(ts) FROM turns WHERE ingest_batch = ?", [batch])[0]
-            if total != inserted:
+            if total != inserted + stored:  # something was left out: find out what
                 _, problems, expired, newest = store.fetchone(
                     f"""
                     SELECT count(*), count(problem),

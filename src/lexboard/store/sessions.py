@@ -16,8 +16,10 @@ _KEY_MATCH = " AND ".join(f"s.{k} = a.{k}" for k in KEY)
 # Intent runs: turns in (ts, request_id) order, null intents dropped, split into maximal
 # runs of one intent; a run's final state is the intent state of its last turn.
 _SESSION_ROWS = f"""
-WITH touched AS (
-    SELECT t.* FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
+WITH touched AS NOT MATERIALIZED (
+    SELECT {_KEY_LIST}, ts, request_id, intent, intent_state, missed, bot_name, alias_id,
+           input_mode
+    FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
 ), marked AS (
     SELECT {_KEY_LIST}, ts, request_id, intent, intent_state,
            CASE WHEN intent IS DISTINCT FROM lag(intent) OVER (
