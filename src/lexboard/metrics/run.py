@@ -33,7 +33,7 @@ WITH turns AS (
 )
 """
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
-_LEADING_WITH = re.compile(r"^\s*WITH\s", re.IGNORECASE)
+_LEADING_WITH = re.compile(r"^(\s*--[^\n]*\n)*\s*WITH\s", re.IGNORECASE)
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Result:
 def compose_sql(metric_sql: str) -> str:
     body = metric_sql.strip().rstrip(";")
     if _LEADING_WITH.match(body):
-        return WINDOW_CTES + ", " + _LEADING_WITH.sub("", body, count=1)
+        return WINDOW_CTES + ", " + _LEADING_WITH.sub("", body, count=1)  # comments go too
     return WINDOW_CTES + body
 
 

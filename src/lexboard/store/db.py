@@ -14,7 +14,7 @@ from duckdb.func import FunctionNullHandling
 
 from lexboard.errors import StoreError, StoreInUse
 from lexboard.logs.record import SQL_MACROS, normalize_utterance
-from lexboard.store.schema import LATEST_VERSION, MIGRATIONS
+from lexboard.store.schema import LATEST_VERSION, MIGRATIONS, REBUILD_SESSIONS_AFTER
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 DEFAULT_MEMORY_LIMIT = "700MB"
@@ -96,10 +96,16 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     try:
         if version == 0:
             con.execute("CREATE TABLE schema_version (version INTEGER, applied_at TIMESTAMPTZ)")
+        rebuild = False
         for number, sql in MIGRATIONS:
             if number > version:
                 con.execute(sql)
                 con.execute("INSERT INTO schema_version VALUES (?, now())", [number])
+                rebuild = rebuild or number in REBUILD_SESSIONS_AFTER
+        if rebuild and version > 0:
+            from lexboard.store.sessions import rebuild_all_sessions
+
+            rebuild_all_sessions(con)
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -135,6 +135,21 @@ CREATE TABLE utterance_audit (
 );
 """,
     ),
+    (
+        3,
+        # Per-session derived columns for the session_attributes and slot_retries metrics,
+        # so they scan sessions instead of every turn; filled by rebuilding sessions.
+        """
+ALTER TABLE sessions ADD COLUMN attributes STRUCT("key" VARCHAR, "value" VARCHAR)[]
+    DEFAULT [];
+ALTER TABLE sessions ADD COLUMN elicitations STRUCT(
+    request_id VARCHAR, ts TIMESTAMPTZ, alias_id VARCHAR, input_mode VARCHAR,
+    intent VARCHAR, slot VARCHAR, retry BOOLEAN)[] DEFAULT [];
+""",
+    ),
 )
+
+# After these migrations the sessions table is recomputed from the turns.
+REBUILD_SESSIONS_AFTER = frozenset({3})
 
 LATEST_VERSION = MIGRATIONS[-1][0]

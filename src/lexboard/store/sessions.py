@@ -7,7 +7,10 @@ what a full recomputation would give; session metrics then scan sessions, not tu
 
 from __future__ import annotations
 
-from lexboard.store.db import Store
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lexboard.store.db import Store
 
 KEY = ("bot_id", "locale_id", "session_id", "originating_request_id")
 _KEY_LIST = ", ".join(KEY)
@@ -18,7 +21,7 @@ _KEY_MATCH = " AND ".join(f"s.{k} = a.{k}" for k in KEY)
 _SESSION_ROWS = f"""
 WITH touched AS NOT MATERIALIZED (
     SELECT {_KEY_LIST}, ts, request_id, intent, intent_state, missed, bot_name, alias_id,
-           input_mode
+           input_mode, dialog_action, slot_to_elicit, session_attributes
     FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
 ), marked AS (
     SELECT {_KEY_LIST}, ts, request_id, intent, intent_state,
@@ -38,6 +41,30 @@ WITH touched AS NOT MATERIALIZED (
     SELECT {_KEY_LIST},
            list({{'intent': intent, 'final_state': final_state}} ORDER BY run_no) AS runs
     FROM runs GROUP BY ALL
+), elicited AS (
+    -- ElicitSlot turns; a retry when the previous turn (over all turns) elicited the same
+    -- slot of the same intent
+    SELECT {_KEY_LIST}, ts, request_id, alias_id, input_mode, intent, slot_to_elicit,
+           coalesce(lag(dialog_action) OVER w = 'ElicitSlot' AND lag(intent) OVER w = intent
+                    AND lag(slot_to_elicit) OVER w = slot_to_elicit, false) AS retry,
+           dialog_action
+    FROM touched
+    WINDOW w AS (PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
+), elicitation_lists AS (
+    SELECT {_KEY_LIST},
+           list({{'request_id': request_id, 'ts': ts, 'alias_id': alias_id,
+                  'input_mode': input_mode, 'intent': intent, 'slot': slot_to_elicit,
+                  'retry': retry}} ORDER BY ts, request_id) AS elicitations
+    FROM elicited
+    WHERE dialog_action = 'ElicitSlot' AND intent IS NOT NULL AND slot_to_elicit IS NOT NULL
+    GROUP BY ALL
+), attribute_lists AS (
+    -- the distinct non-empty attribute values seen on any of the session's turns
+    SELECT {_KEY_LIST},
+           list(DISTINCT {{'key': pair."key", 'value': pair."value"}}) AS attributes
+    FROM (SELECT {_KEY_LIST}, unnest(session_attributes) AS pair FROM touched)
+    WHERE pair."value" IS NOT NULL AND pair."value" <> ''
+    GROUP BY ALL
 ), totals AS (
     SELECT {_KEY_LIST},
            any_value(bot_name) FILTER (WHERE bot_name IS NOT NULL) AS bot_name,
@@ -52,8 +79,13 @@ WITH touched AS NOT MATERIALIZED (
                     []) AS input_modes
     FROM touched GROUP BY ALL
 )
-SELECT totals.*, coalesce(run_lists.runs, []) AS runs
-FROM totals LEFT JOIN run_lists USING ({_KEY_LIST})
+SELECT totals.*, coalesce(run_lists.runs, []) AS runs,
+       coalesce(attribute_lists.attributes, []) AS attributes,
+       coalesce(elicitation_lists.elicitations, []) AS elicitations
+FROM totals
+LEFT JOIN run_lists USING ({_KEY_LIST})
+LEFT JOIN attribute_lists USING ({_KEY_LIST})
+LEFT JOIN elicitation_lists USING ({_KEY_LIST})
 """
 
 
@@ -66,6 +98,16 @@ def refresh_sessions(store: Store, affected_sql: str, params: list[object]) -> N
     )
     store.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
     store.execute("DROP TABLE affected_sessions")
+
+
+def rebuild_all_sessions(con: Any) -> None:
+    """Recompute every session (inside the caller's transaction), e.g. after a migration."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE affected_sessions AS SELECT DISTINCT {_KEY_LIST} FROM turns"
+    )
+    con.execute("DELETE FROM sessions")
+    con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
+    con.execute("DROP TABLE affected_sessions")
 
 
 def rebuild_sessions(store: Store) -> None:

@@ -1,17 +1,11 @@
 WITH
-attributes AS (
-    -- all turns of the sessions started in the window, not only the turns in it
-    SELECT t.bot_id, t.locale_id, t.session_id, t.originating_request_id,
-           unnest(t.session_attributes) AS pair
-    FROM main.turns t
-    SEMI JOIN sessions s USING (bot_id, locale_id, session_id, originating_request_id)
-), pairs AS (
-    SELECT DISTINCT bot_id, locale_id, session_id, originating_request_id,
-           pair."key" AS attribute, pair."value" AS value
-    FROM attributes
-    WHERE pair."value" IS NOT NULL AND pair."value" <> ''
+    -- sessions.attributes holds each session's distinct non-empty (attribute, value) pairs
+    -- over all its turns, kept current at ingest (store/sessions.py)
+    pairs AS (
+    SELECT unnest(attributes) AS pair FROM sessions
 ), counts AS (
-    SELECT attribute, value, count(*) AS sessions FROM pairs GROUP BY ALL
+    SELECT pair."key" AS attribute, pair."value" AS value, count(*) AS sessions
+    FROM pairs GROUP BY ALL
 )
 SELECT attribute, value, sessions
 FROM counts

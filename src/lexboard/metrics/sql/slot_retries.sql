@@ -1,25 +1,19 @@
 WITH
-window_sessions AS (
-    SELECT DISTINCT bot_id, locale_id, session_id, originating_request_id FROM turns
-), previous AS (
-    -- the previous turn over all of the session's turns, unfiltered
-    SELECT t.request_id,
-           lag(t.dialog_action) OVER w AS prev_action,
-           lag(t.intent) OVER w AS prev_intent,
-           lag(t.slot_to_elicit) OVER w AS prev_slot
-    FROM main.turns t
-    SEMI JOIN window_sessions USING (bot_id, locale_id, session_id, originating_request_id)
-    WINDOW w AS (PARTITION BY t.bot_id, t.locale_id, t.session_id, t.originating_request_id
-                 ORDER BY t.ts, t.request_id)
-), elicitations AS (
-    SELECT t.intent, t.slot_to_elicit AS slot,
-           coalesce(p.prev_action = 'ElicitSlot' AND p.prev_intent = t.intent
-                    AND p.prev_slot = t.slot_to_elicit, false) AS retry
-    FROM turns t
-    JOIN previous p ON p.request_id = t.request_id
-    WHERE t.dialog_action = 'ElicitSlot' AND t.intent IS NOT NULL AND t.slot_to_elicit IS NOT NULL
+    -- sessions.elicitations lists each session's ElicitSlot turns with their retry flag,
+    -- computed at ingest over all of the session's turns (store/sessions.py); here only the
+    -- eliciting turn must be in the window and match the filters
+    overlapping AS (
+    SELECT unnest(elicitations) AS e
+    FROM main.sessions
+    WHERE end_ts >= $window_from AND start_ts < $window_to
+      AND ($bot_id IS NULL OR bot_id = $bot_id)
+      AND ($locale_id IS NULL OR locale_id = $locale_id)
 )
-SELECT intent, slot, count(*) AS elicitations, count_if(retry) AS retries
-FROM elicitations
+SELECT e.intent AS intent, e.slot AS slot, count(*) AS elicitations,
+       count(*) FILTER (WHERE e.retry) AS retries
+FROM overlapping
+WHERE e.ts >= $window_from AND e.ts < $window_to
+  AND ($alias_id IS NULL OR e.alias_id = $alias_id)
+  AND ($input_mode IS NULL OR e.input_mode = $input_mode)
 GROUP BY ALL
 ORDER BY retries DESC, elicitations DESC, intent, slot
