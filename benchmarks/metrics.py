@@ -36,6 +36,7 @@ def build_store(folder: Path, n: int) -> Path:
     db = folder / f"metrics-{n}.duckdb"
     if db.exists():
         print(f"reusing {db}")
+        open_store(db, memory_limit="2GB").close()  # migrates a store of an older lexboard
         return db
     started = time.perf_counter()
     with open_store(db, memory_limit="2GB") as store:

@@ -49,3 +49,28 @@ def test_newer_store_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(StoreError, match="newer than this lexboard"):
         open_store(db)
+
+
+def test_rebuild_in_slices_gives_the_same_sessions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lexboard.store import sessions
+
+    records = [
+        lex_record(
+            session_id=f"s{i % 7}",
+            request_id=f"r{i}",
+            missed=i % 3 == 0,
+            ts=f"2026-11-02T10:{i // 60:02d}:{i % 60:02d}.000Z",
+        )
+        for i in range(120)
+    ]
+    db = tmp_path / "s.duckdb"
+    with open_store(db) as store:
+        ingest_sources(store, [("x", [write_jsonl(tmp_path / "l.jsonl", records)])])
+        query = "SELECT * FROM sessions ORDER BY session_id, originating_request_id"
+        incremental = store.fetchall(query)
+        monkeypatch.setattr(sessions, "REBUILD_CHUNK_TURNS", 10)  # 12 slices
+        with store.transaction():
+            sessions.rebuild_all_sessions(store.con)
+        assert store.fetchall(query) == incremental

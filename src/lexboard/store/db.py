@@ -151,8 +151,14 @@ def open_store(
     try:
         if not read_only:
             _migrate(con, store_path)
-        elif _schema_version(con) == 0:
+        elif (found := _schema_version(con)) == 0:
             raise StoreError(f"{store_path} is not a lexboard store")
+        elif found < LATEST_VERSION:
+            raise StoreError(
+                f"store {store_path} has schema version {found}; this lexboard needs "
+                f"{LATEST_VERSION}",
+                hint="run any writing command once (e.g. lexboard ingest) to migrate it",
+            )
         # query_progress() then reports, for the CLI's progress bar; nothing is printed.
         con.execute("SET enable_progress_bar = true; SET enable_progress_bar_print = false")
         con.execute(SQL_MACROS)

@@ -100,14 +100,25 @@ def refresh_sessions(store: Store, affected_sql: str, params: list[object]) -> N
     store.execute("DROP TABLE affected_sessions")
 
 
+REBUILD_CHUNK_TURNS = 500_000
+
+
 def rebuild_all_sessions(con: Any) -> None:
-    """Recompute every session (inside the caller's transaction), e.g. after a migration."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE affected_sessions AS SELECT DISTINCT {_KEY_LIST} FROM turns"
-    )
+    """Recompute every session (inside the caller's transaction), e.g. after a migration.
+
+    Sessions are rebuilt in slices of about REBUILD_CHUNK_TURNS turns (by a hash of their
+    key), so a store of any size fits in memory.
+    """
+    turns = con.execute("SELECT count(*) FROM turns").fetchone()[0]
+    slices = max(1, -(-int(turns) // REBUILD_CHUNK_TURNS))
     con.execute("DELETE FROM sessions")
-    con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
-    con.execute("DROP TABLE affected_sessions")
+    for part in range(slices):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE affected_sessions AS SELECT DISTINCT {_KEY_LIST} "
+            f"FROM turns WHERE hash({_KEY_LIST}) % {slices} = {part}"
+        )
+        con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
+    con.execute("DROP TABLE IF EXISTS affected_sessions")
 
 
 def rebuild_sessions(store: Store) -> None:
