@@ -55,26 +55,38 @@ spec AS (
     SELECT bucket FROM sub_day_buckets
     UNION ALL
     SELECT bucket FROM day_buckets
+), turn_grains AS (
+    -- turns counted per UTC grain of step_us first: bucket edges (and DST changes) fall on
+    -- grain edges, so every instant of a grain lands in the bucket of the grain's start,
+    -- and the time zone arithmetic below runs per grain instead of per turn
+    SELECT make_timestamptz(epoch_us(ts) // step_us * step_us) AS ts,
+           count(*) AS requests, count(*) FILTER (WHERE missed) AS missed
+    FROM turns, spec GROUP BY 1
+), session_grains AS (
+    SELECT make_timestamptz(epoch_us(start_ts) // step_us * step_us) AS ts,
+           count(*) AS sessions
+    FROM sessions, spec GROUP BY 1
 ), turn_buckets AS (
     SELECT make_timestamptz(
                epoch_us(time_bucket(width, ts::TIMESTAMP))
                - (epoch_us(ts::TIMESTAMP) - epoch_us(ts))) AS bucket,
-           missed
-    FROM turns, spec WHERE width IS NOT NULL
+           requests, missed
+    FROM turn_grains, spec WHERE width IS NOT NULL
     UNION ALL
-    SELECT d.bucket, t.missed FROM turns t JOIN day_buckets d ON d.day = t.ts::DATE
+    SELECT d.bucket, t.requests, t.missed FROM turn_grains t JOIN day_buckets d ON d.day = t.ts::DATE
 ), session_buckets AS (
     SELECT make_timestamptz(
-               epoch_us(time_bucket(width, start_ts::TIMESTAMP))
-               - (epoch_us(start_ts::TIMESTAMP) - epoch_us(start_ts))) AS bucket
-    FROM sessions, spec WHERE width IS NOT NULL
+               epoch_us(time_bucket(width, ts::TIMESTAMP))
+               - (epoch_us(ts::TIMESTAMP) - epoch_us(ts))) AS bucket,
+           sessions
+    FROM session_grains, spec WHERE width IS NOT NULL
     UNION ALL
-    SELECT d.bucket FROM sessions s JOIN day_buckets d ON d.day = s.start_ts::DATE
+    SELECT d.bucket, s.sessions FROM session_grains s JOIN day_buckets d ON d.day = s.ts::DATE
 ), turn_counts AS (
-    SELECT bucket, count(*) AS requests, count_if(missed) AS missed
+    SELECT bucket, sum(requests)::BIGINT AS requests, sum(missed)::BIGINT AS missed
     FROM turn_buckets GROUP BY bucket
 ), session_counts AS (
-    SELECT bucket, count(*) AS sessions FROM session_buckets GROUP BY bucket
+    SELECT bucket, sum(sessions)::BIGINT AS sessions FROM session_buckets GROUP BY bucket
 )
 SELECT b.bucket,
        coalesce(t.requests, 0) AS requests,

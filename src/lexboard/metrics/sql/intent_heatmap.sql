@@ -1,5 +1,14 @@
-SELECT intent, hour(ts) AS hour, count(*) AS requests
-FROM turns
-WHERE intent IS NOT NULL
+WITH
+    -- turns counted per 15-minute UTC grain first (UTC offsets and DST changes fall on
+    -- quarter hours, so a grain lies within one local hour); hour() then runs per grain
+    grains AS (
+    SELECT intent, make_timestamptz(epoch_us(ts) // 900000000 * 900000000) AS grain,
+           count(*) AS requests
+    FROM turns
+    WHERE intent IS NOT NULL
+    GROUP BY ALL
+)
+SELECT intent, hour(grain) AS hour, sum(requests)::BIGINT AS requests
+FROM grains
 GROUP BY ALL
 ORDER BY intent, hour
