@@ -90,7 +90,9 @@ def test_dashboard_over_demo_data(demo: tuple[str, Path]) -> None:
         watch = Watch(page, url)
         page.goto(url + "/?range=1w&tz=America/New_York")
         states = dict(_settled(page))
-        assert all(state == "ready" for state in states.values()), states
+        not_ready = {k: v for k, v in states.items() if v != "ready"}
+        status = {k: page.text_content(f"#w-{k} .status") for k in not_ready}
+        assert not not_ready, status
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "demo-dashboard.png"), full_page=True)
         watch.assert_clean()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +22,8 @@ from lexboard.server.state import ServerState
 from lexboard.server.workers import LiveSource, Workers
 from lexboard.store import open_store
 from lexboard.store.db import Store
+
+log = logging.getLogger("lexboard.server")
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -85,6 +88,13 @@ def create_app(
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "not found" if exc.status_code == 404 else str(exc.detail)
         return api.error_response(exc.status_code, message)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return api.error_response(
+            500, f"internal error ({type(exc).__name__}); the server log has the details"
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

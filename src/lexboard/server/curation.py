@@ -108,14 +108,15 @@ def missed(request: Request) -> dict[str, Any]:
     except ValueError:
         raise ApiError(400, "limit must be an integer") from None
     state = state_of(request)
-    result = list_missed(
-        state.store,
-        backend,
-        query.get("from") or None,
-        query.get("to") or None,
-        query.get("tz") or state.settings.tz,
-        limit,
-    )
+    with state.reading() as store:  # its own cursor: the live writer may be busy
+        result = list_missed(
+            store,
+            backend,
+            query.get("from") or None,
+            query.get("to") or None,
+            query.get("tz") or state.settings.tz,
+            limit,
+        )
     index = result.columns.index("utterance")
     suggested = _suggestions(request, [row[index] for row in result.rows])
     intents = sorted(i.name for i in backend.intents() if i.name != "FallbackIntent")
@@ -134,7 +135,8 @@ def audit(request: Request, limit: int = 50) -> dict[str, Any]:
 
     if limit < 1:
         raise ApiError(400, "limit must be at least 1")
-    return audit_entries(state_of(request).store, limit)
+    with state_of(request).reading() as store:
+        return audit_entries(store, limit)
 
 
 @reads.get("/api/curation/csrf")

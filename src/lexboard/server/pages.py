@@ -73,14 +73,15 @@ def favicon() -> FileResponse:
 
 @router.get("/static/{name}")
 def static(name: str) -> FileResponse:
+    cache = {"Cache-Control": "public, max-age=86400"}  # URLs carry ?v=<version>
     if name == "plotly.min.js":
-        return FileResponse(plotly_js(), media_type="text/javascript")
+        return FileResponse(plotly_js(), media_type="text/javascript", headers=cache)
     path = STATIC / name
     if "/" in name or name.startswith(".") or not path.is_file():
         raise ApiError(404, f"no static file {name!r}")
     kinds = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
     kind = kinds.get(path.suffix, "application/octet-stream")
-    return FileResponse(path, media_type=kind)
+    return FileResponse(path, media_type=kind, headers=cache)
 
 
 @router.get("/api/widgets")
@@ -144,5 +145,6 @@ def session_page(session_id: str, request: Request) -> HTMLResponse:
         tz=tz,
         conversations=conversations,
         json_url=json_url,
+        version=__version__,
     )
     return HTMLResponse(page)

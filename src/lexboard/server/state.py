@@ -41,6 +41,15 @@ class ServerState:
             finally:
                 self.data_version += 1
 
+    @contextmanager
+    def reading(self) -> Iterator[Store]:
+        """A Store over its own cursor: library reads run beside the writer safely."""
+        cursor = self.store.con.cursor()
+        try:
+            yield Store(self.store.path, cursor, read_only=True)
+        finally:
+            cursor.close()
+
     def cached(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         full_key = (self.data_version, *key)
         with self._cache_lock:

@@ -9,6 +9,17 @@ const body = document.body;
 let refreshTimer = null;
 let lastEvent = null;
 let generation = 0;
+// plotly.js (4.6 MB) loads async: data is fetched and tables drawn meanwhile
+const plotlyReady = new Promise((resolve) => {
+  const tag = document.getElementById("plotly-js");
+  if (window.Plotly || !tag) resolve();
+  else tag.addEventListener("load", resolve);
+});
+
+function filterValue(name) {
+  // before the dropdowns are filled, the value wanted from the URL
+  return form[name].value || form[name].dataset.wanted || "";
+}
 
 function el(tag, attrs, text) {
   const node = document.createElement(tag);
@@ -33,7 +44,7 @@ function writeUrl() {
   q.set("range", form.range.value);
   if (form.range.value === "custom") { q.set("from", form.from.value); q.set("to", form.to.value); }
   q.set("tz", form.tz.value);
-  for (const name of FILTERS) if (form[name].value) q.set(name, form[name].value);
+  for (const name of FILTERS) if (filterValue(name)) q.set(name, filterValue(name));
   if (form.refresh.value !== "0") q.set("refresh", form.refresh.value);
   history.replaceState(null, "", "?" + q.toString());
 }
@@ -49,7 +60,7 @@ function windowQuery() {
     q.set("from", new Date(now - RANGES[form.range.value] * 1000).toISOString());
   }
   q.set("tz", form.tz.value || "UTC");
-  for (const name of FILTERS) if (form[name].value) q.set(name, form[name].value);
+  for (const name of FILTERS) if (filterValue(name)) q.set(name, filterValue(name));
   return q;
 }
 
@@ -125,8 +136,8 @@ async function loadWidget(section, query, run) {
       link.href = "/api/metrics/" + section.dataset.metric + "?" + q.toString();
     }
     if (payload.empty) {
-      target.replaceChildren();
       if (window.Plotly) Plotly.purge(target);
+      target.replaceChildren();
       status.textContent = "No data in this time range for these filters.";
       section.dataset.state = "empty";
       return;
@@ -134,6 +145,8 @@ async function loadWidget(section, query, run) {
     if (payload.tiles) renderTiles(target, payload.tiles);
     else if (payload.table) renderTable(target, payload.table);
     else if (payload.figure) {
+      await plotlyReady;
+      if (run !== generation) return;
       await Plotly.react(target, payload.figure.data, payload.figure.layout, { displayModeBar: false, responsive: true });
     }
     section.dataset.state = "ready";
@@ -201,9 +214,9 @@ function schedule() {
   if (seconds > 0) refreshTimer = setInterval(refreshAll, seconds * 1000);
 }
 
-document.addEventListener("DOMContentLoaded", async () => {
+document.addEventListener("DOMContentLoaded", () => {
   readUrl();
-  try { await loadDimensions(); } catch (error) { /* filters stay at "all" */ }
+  loadDimensions().catch(() => { /* filters stay at "all" */ });
   form.addEventListener("change", (event) => {
     if (FILTERS.includes(event.target.name)) event.target.dataset.wanted = event.target.value;
     schedule();
