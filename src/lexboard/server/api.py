@@ -102,8 +102,8 @@ def metric(metric_id: str, request: Request) -> Response:
     return JSONResponse(result.to_dict())
 
 
-@router.get("/api/sessions/{session_id:path}")
-def session(session_id: str, request: Request) -> dict[str, Any]:
+def conversations_of(request: Request, session_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """The time zone and the conversations under ``session_id`` (404 when none)."""
     state = state_of(request)
     query = request.query_params
     tz = parse_zone(query.get("tz") or state.settings.tz)
@@ -117,6 +117,12 @@ def session(session_id: str, request: Request) -> dict[str, Any]:
     )
     if not conversations:
         raise ApiError(404, f"no session {session_id!r} in the store")
+    return tz, conversations
+
+
+@router.get("/api/sessions/{session_id:path}")
+def session(session_id: str, request: Request) -> dict[str, Any]:
+    tz, conversations = conversations_of(request, session_id)
     return {"session_id": session_id, "tz": tz, "conversations": conversations}
 
 

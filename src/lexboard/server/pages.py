@@ -15,11 +15,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from lexboard import __version__
 from lexboard.metrics import resolve_request, run_metric
-from lexboard.metrics.request import FILTERS, parse_zone
-from lexboard.server.api import WINDOW_KEYS, ApiError, state_of
+from lexboard.metrics.request import FILTERS
+from lexboard.server.api import WINDOW_KEYS, ApiError, conversations_of, state_of
 from lexboard.server.curation import csrf_token
 from lexboard.server.widgets import SECTIONS, WIDGETS, WIDGETS_BY_ID, render
-from lexboard.store.transcripts import session_transcripts
 
 router = APIRouter()
 templates = Environment(
@@ -125,19 +124,8 @@ def widget(widget_id: str, request: Request) -> JSONResponse:
 
 @router.get("/sessions/{session_id:path}", response_class=HTMLResponse)
 def session_page(session_id: str, request: Request) -> HTMLResponse:
-    state = state_of(request)
+    tz, conversations = conversations_of(request, session_id)
     query = request.query_params
-    tz = parse_zone(query.get("tz") or state.settings.tz)
-    conversations = session_transcripts(
-        state.store,
-        session_id,
-        tz,
-        bot_id=query.get("bot_id") or None,
-        locale_id=query.get("locale_id") or None,
-        originating_request_id=query.get("originating_request_id"),
-    )
-    if not conversations:
-        raise ApiError(404, f"no session {session_id!r} in the store")
     json_url = f"/api/sessions/{quote(session_id, safe='')}?" + urlencode(dict(query))
     page = templates.get_template("session.html").render(
         static="/static",
