@@ -1,18 +1,20 @@
 WITH
 cut AS (
-    SELECT list_transform(runs[1:$max_steps], lambda r: r.intent) AS steps
+    -- sessions counted per distinct cut path first (paths repeat a lot)
+    SELECT list_transform(runs[1:$max_steps], lambda r: r.intent) AS steps, count(*) AS n
     FROM sessions
     WHERE len(runs) > 0
+    GROUP BY 1
 ), numbered AS (
-    SELECT steps, unnest(range(0, len(steps) + 1)) AS step FROM cut
+    SELECT steps, n, unnest(range(0, len(steps) + 1)) AS step FROM cut
 ), links AS (
     -- step 0: START to the first intent; step i: intent i to intent i + 1; last: to END
-    SELECT step,
+    SELECT step, n,
            CASE WHEN step = 0 THEN 'START' ELSE steps[step] END AS source,
            CASE WHEN step = len(steps) THEN 'END' ELSE steps[step + 1] END AS target
     FROM numbered
 )
-SELECT step, source, target, count(*) AS sessions
+SELECT step, source, target, sum(n)::BIGINT AS sessions
 FROM links
 GROUP BY ALL
 ORDER BY step, sessions DESC, source, target
