@@ -1,10 +1,13 @@
 WITH
 cut AS (
-    SELECT list_transform(runs[1:$max_steps], lambda r: r.intent) AS steps FROM sessions
+    -- sessions counted per distinct cut path first (paths repeat a lot)
+    SELECT list_transform(runs[1:$max_steps], lambda r: r.intent) AS steps, count(*) AS n
+    FROM sessions
+    WHERE len(runs) > 0
+    GROUP BY 1
 )
-SELECT array_to_string(steps, ' > ') AS path, count(*) AS sessions
+SELECT array_to_string(steps, ' > ') AS path, sum(n)::BIGINT AS sessions
 FROM cut
-WHERE len(steps) > 0
 GROUP BY path
 ORDER BY sessions DESC, path
 LIMIT $limit
