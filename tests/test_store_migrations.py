@@ -31,12 +31,16 @@ def test_version_2_store_gets_session_columns_rebuilt(tmp_path: Path) -> None:
     con = duckdb.connect(str(db))  # make it look like a version-2 store
     con.execute("ALTER TABLE sessions DROP COLUMN attributes")
     con.execute("ALTER TABLE sessions DROP COLUMN elicitations")
-    con.execute("DELETE FROM schema_version WHERE version = 3")
+    con.execute("ALTER TABLE sessions DROP COLUMN path")
+    con.execute("DELETE FROM schema_version WHERE version >= 3")
     con.close()
     with open_store(db) as store:
         assert store.schema_version() == LATEST_VERSION
-        attributes, elicitations = store.fetchone("SELECT attributes, elicitations FROM sessions")
+        attributes, elicitations, path = store.fetchone(
+            "SELECT attributes, elicitations, path FROM sessions"
+        )
     assert attributes == [{"key": "Channel", "value": "CHAT"}]
+    assert path == ["CheckBalance"]
     assert [e["request_id"] for e in elicitations] == ["a", "b"]
     assert [e["retry"] for e in elicitations] == [False, True]
 

@@ -147,9 +147,15 @@ ALTER TABLE sessions ADD COLUMN elicitations STRUCT(
     intent VARCHAR, slot VARCHAR, retry BOOLEAN)[] DEFAULT [];
 """,
     ),
+    (
+        4,
+        # The path (the intents of the runs, in order) as its own list, so the path
+        # metrics slice it instead of transforming every session's runs.
+        "ALTER TABLE sessions ADD COLUMN path VARCHAR[] DEFAULT [];",
+    ),
 )
 
 # After these migrations the sessions table is recomputed from the turns.
-REBUILD_SESSIONS_AFTER = frozenset({3})
-
+REBUILD_SESSIONS_AFTER = frozenset({3, 4})
 LATEST_VERSION = MIGRATIONS[-1][0]
+

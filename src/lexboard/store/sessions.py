@@ -39,7 +39,8 @@ WITH touched AS NOT MATERIALIZED (
     FROM numbered GROUP BY ALL
 ), run_lists AS (
     SELECT {_KEY_LIST},
-           list({{'intent': intent, 'final_state': final_state}} ORDER BY run_no) AS runs
+           list({{'intent': intent, 'final_state': final_state}} ORDER BY run_no) AS runs,
+           list(intent ORDER BY run_no) AS path
     FROM runs GROUP BY ALL
 ), elicited AS (
     -- ElicitSlot turns; a retry when the previous turn (over all turns) elicited the same
@@ -79,7 +80,7 @@ WITH touched AS NOT MATERIALIZED (
                     []) AS input_modes
     FROM touched GROUP BY ALL
 )
-SELECT totals.*, coalesce(run_lists.runs, []) AS runs,
+SELECT totals.*, coalesce(run_lists.runs, []) AS runs, coalesce(run_lists.path, []) AS path,
        coalesce(attribute_lists.attributes, []) AS attributes,
        coalesce(elicitation_lists.elicitations, []) AS elicitations
 FROM totals

@@ -1,9 +1,9 @@
 WITH
 cut AS (
     -- sessions counted per distinct cut path first (paths repeat a lot)
-    SELECT list_transform(runs[1:$max_steps], lambda r: r.intent) AS steps, count(*) AS n
+    SELECT path[1:$max_steps] AS steps, count(*) AS n
     FROM sessions
-    WHERE len(runs) > 0
+    WHERE len(path) > 0
     GROUP BY 1
 ), numbered AS (
     SELECT steps, n, unnest(range(0, len(steps) + 1)) AS step FROM cut
