@@ -158,4 +158,3 @@ ALTER TABLE sessions ADD COLUMN elicitations STRUCT(
 # After these migrations the sessions table is recomputed from the turns.
 REBUILD_SESSIONS_AFTER = frozenset({3, 4})
 LATEST_VERSION = MIGRATIONS[-1][0]
-
