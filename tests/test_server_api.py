@@ -201,3 +201,17 @@ def test_widget_api(server: tuple[str, Path, Path]) -> None:
     assert kpis["tiles"][0] == {"label": "Requests", "value": requests, "format": "int"}
     missing = httpx.get(url + "/api/widgets/nope")
     assert missing.status_code == 404 and "unknown widget" in missing.json()["error"]
+
+
+def test_activity_widget_missed_percent_is_missed_over_requests(
+    server: tuple[str, Path, Path],
+) -> None:
+    url, _, _ = server
+    params = {**WINDOW, "bucket": "1h"}
+    widget = httpx.get(url + "/api/widgets/activity", params=params).json()
+    rows = httpx.get(url + "/api/metrics/activity", params=params).json()["rows"]
+    traces = {t["name"]: t for t in widget["figure"]["data"]}
+    assert traces["requests"]["y"] == [r[1] for r in rows]
+    expected = [r[3] / r[1] * 100 if r[1] else None for r in rows]
+    assert traces["missed %"]["y"] == expected
+    assert any(v for v in expected)  # the window holds a missed turn

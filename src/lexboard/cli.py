@@ -25,10 +25,10 @@ from lexboard.logs.formats import FORMATS as LOG_FORMATS
 from lexboard.metrics import CATALOG, Result, resolve_request, run_metric
 from lexboard.output import FORMATS as OUTPUT_FORMATS
 from lexboard.output import to_csv, to_json, to_table
-from lexboard.owner import call, server_for
+from lexboard.owner import Server, call, server_for
 from lexboard.progress import IngestProgress
 from lexboard.sources.files import expand
-from lexboard.store import open_store
+from lexboard.store import Store, open_store
 from lexboard.store.ingest import IngestSummary, ingest_sources, summary_from_dict
 from lexboard.store.overview import quarantine_entries
 
@@ -56,6 +56,23 @@ def friendly(func: F) -> F:
 
 def _settings(config: str | None, **flags: Any) -> Settings:
     return load_settings(config, flags)
+
+
+T = TypeVar("T")
+
+
+def _read(
+    settings: Settings,
+    server: str | None,
+    remote: Callable[[Server], T],
+    local: Callable[[Store], T],
+) -> T:
+    """A read through the server that owns the store (DESIGN decision 1), else the file."""
+    owner = server_for(settings.db, server)
+    if owner:
+        return remote(owner)
+    with open_store(settings.db, read_only=True) as store:
+        return local(store)
 
 
 config_option = click.option(
@@ -168,12 +185,12 @@ def quarantine(
 ) -> None:
     """List quarantined records: where they were and why they were refused."""
     settings = _settings(config, db=db)
-    owner = server_for(settings.db, server)
-    if owner:
-        listing = call(owner, "/api/quarantine", {"limit": limit})
-    else:
-        with open_store(settings.db, read_only=True) as store:
-            listing = quarantine_entries(store, limit)
+    listing = _read(
+        settings,
+        server,
+        lambda owner: call(owner, "/api/quarantine", {"limit": limit}),
+        lambda store: quarantine_entries(store, limit),
+    )
     if fmt == "json":
         click.echo(json.dumps(listing))
         return
@@ -220,13 +237,13 @@ def session(
         "locale_id": locale_id,
         "originating_request_id": originating_request_id,
     }
-    owner = server_for(settings.db, server)
-    if owner:
-        body = call(owner, f"/api/sessions/{quote(session_id, safe='')}", {"tz": zone, **narrow})
-        conversations = body["conversations"]
-    else:
-        with open_store(settings.db, read_only=True) as store:
-            conversations = session_transcripts(store, session_id, zone, **narrow)
+    path = f"/api/sessions/{quote(session_id, safe='')}"
+    conversations = _read(
+        settings,
+        server,
+        lambda owner: call(owner, path, {"tz": zone, **narrow})["conversations"],
+        lambda store: session_transcripts(store, session_id, zone, **narrow),
+    )
     if not conversations:
         raise LexboardError(f"no session {session_id!r} in {settings.db}")
     if fmt == "json":
@@ -308,15 +325,15 @@ def metrics(
         {"bot_id": bot_id, "locale_id": locale_id, "alias_id": alias_id, "input_mode": input_mode},
         parsed,
     )
-    owner = server_for(settings.db, server)
-    if owner:
-        query = {"from": request.echo()["from"], "to": request.echo()["to"], "tz": request.tz}
-        query.update({k: v for k, v in request.filters.items() if v is not None})
-        query.update({k: v for k, v in parsed.items()})
-        result = Result(**call(owner, f"/api/metrics/{metric_id}", query))
-    else:
-        with open_store(settings.db, read_only=True) as store:
-            result = run_metric(store, request)
+    echo = request.echo()
+    query = {"from": echo["from"], "to": echo["to"], "tz": request.tz, **parsed}
+    query.update({k: v for k, v in request.filters.items() if v is not None})
+    result = _read(
+        settings,
+        server,
+        lambda owner: Result(**call(owner, f"/api/metrics/{metric_id}", query)),
+        lambda store: run_metric(store, request),
+    )
     if fmt == "json":
         click.echo(to_json(result))
     elif fmt == "csv":
@@ -469,12 +486,13 @@ def report(
         "alias_id": alias_id,
         "input_mode": input_mode,
     }
-    owner = server_for(settings.db, server)
-    if owner:
-        page = build_report(from_server(owner), start, end, tz or settings.tz, filters)
-    else:
-        with open_store(settings.db, read_only=True) as store:
-            page = build_report(from_store(store), start, end, tz or settings.tz, filters)
+    zone = tz or settings.tz
+    page = _read(
+        settings,
+        server,
+        lambda owner: build_report(from_server(owner), start, end, zone, filters),
+        lambda store: build_report(from_store(store), start, end, zone, filters),
+    )
     target = Path(out)
     if not target.parent.exists():
         raise LexboardError(f"cannot write {out}: folder {target.parent} does not exist")
@@ -633,12 +651,13 @@ def _run_check(
     check_config = CheckConfig.parse(
         window, min_requests, max_missed_rate, max_lag, max_negative_rate, filters
     )
-    owner = server_for(settings.db, server)
-    if owner:
-        report: dict[str, Any] = call(owner, "/api/check", check_config.to_query(), timeout=120)
-        return report
-    with open_store(settings.db, read_only=True) as store:
-        return run_checks(store, check_config)
+    report: dict[str, Any] = _read(
+        settings,
+        server,
+        lambda owner: call(owner, "/api/check", check_config.to_query(), timeout=120),
+        lambda store: run_checks(store, check_config),
+    )
+    return report
 
 
 @cli.command("export-cloudwatch")

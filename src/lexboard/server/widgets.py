@@ -16,7 +16,6 @@ from typing import Any
 
 from lexboard.metrics.run import Result
 
-Figure = dict[str, Any]
 PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
 OUTCOME_COLOURS = {
     "success": "#16a34a",

@@ -31,10 +31,6 @@ _S3_PARAMS = ("region", "profile", "interval")
 LiveSourceObject = CloudWatchSource | S3Source | FollowSource
 
 
-def is_live_uri(text: str) -> bool:
-    return text.strip().lower().startswith(SCHEMES)
-
-
 def _split(text: str, scheme: str, allowed: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     rest = text.strip()[len(scheme) :]
     path, _, query = rest.partition("?")

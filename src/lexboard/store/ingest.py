@@ -10,7 +10,6 @@ each bad record is.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -70,9 +69,6 @@ class _Quarantined:
 
 class _NeedsPythonPath(Exception):
     pass
-
-
-ProgressCallback = Callable[[int, int], None]  # (records read so far in this file, bytes done)
 
 
 def _sql_literal(text: str) -> str:
@@ -179,7 +175,6 @@ class Ingestor:
         path: Path,
         stats: SourceStats,
         fmt: str | None = None,
-        progress: ProgressCallback | None = None,
     ) -> None:
         stats.files += 1
         source = str(path)
@@ -190,14 +185,10 @@ class Ingestor:
         if chosen == "jsonl":
             try:
                 self._fast_jsonl(path, stats)
-                if progress:
-                    progress(stats.read, _size(path))
                 return
             except _NeedsPythonPath:
                 pass
-        self.ingest_items(read_items(path, fmt), source, stats, progress)
-        if progress:
-            progress(stats.read, _size(path))
+        self.ingest_items(read_items(path, fmt), source, stats)
 
     def _fast_jsonl(self, path: Path, stats: SourceStats) -> None:
         source = str(path)
@@ -211,8 +202,6 @@ class Ingestor:
         except duckdb.Error as exc:
             if isinstance(exc, duckdb.InterruptException):
                 raise
-            if os.environ.get("LEXBOARD_DEBUG"):
-                raise
             raise _NeedsPythonPath from None
 
     def ingest_items(
@@ -220,7 +209,6 @@ class Ingestor:
         items: Iterable[Item],
         source: str,
         stats: SourceStats,
-        progress: ProgressCallback | None = None,
         replace: bool = True,
     ) -> None:
         """The Python path: check each record, quarantine the bad, load the good in batches.
@@ -234,7 +222,6 @@ class Ingestor:
             batch_path = Path(scratch) / "batch.jsonl"
             handle = batch_path.open("wb")
             good = 0
-            read_before = stats.read
             for item in items:
                 if isinstance(item, Unreadable):
                     bad.append(_Quarantined(item.position, item.reason, item.raw_start))
@@ -253,8 +240,6 @@ class Ingestor:
                     self._load_python_batch(batch_path, stats, source, bad, first)
                     first, good, bad = False, 0, []
                     handle = batch_path.open("wb")
-                    if progress:
-                        progress(stats.read - read_before, 0)
             handle.close()
             if good or bad or (first and replace):
                 self._load_python_batch(batch_path, stats, source, bad, first, empty=good == 0)
@@ -425,13 +410,6 @@ def _write_staged(handle: Any, item: RawRecord) -> None:
     )
     check_record(item.value, event_ts)
     handle.write(orjson.dumps({"p": item.position, "e": item.event_ms, "m": item.value}) + b"\n")
-
-
-def _size(path: Path) -> int:
-    try:
-        return os.path.getsize(path)
-    except OSError:
-        return 0
 
 
 FileRunner = Callable[[Ingestor, Path, SourceStats, str | None], None]

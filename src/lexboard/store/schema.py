@@ -1,7 +1,8 @@
 """Versioned migrations. Never edit a shipped migration: add the next one.
 
-``sessions`` is derived from ``turns``: a migration that changes its shape can rebuild it
-(``ingest.rebuild_sessions``), so no session data is ever migrated by hand.
+``sessions`` is derived from ``turns``: a migration that changes its shape lists itself in
+``REBUILD_SESSIONS_AFTER`` and the sessions are recomputed from the turns, so no session
+data is ever migrated by hand.
 """
 
 from __future__ import annotations

@@ -120,10 +120,3 @@ def rebuild_all_sessions(con: Any) -> None:
         )
         con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
     con.execute("DROP TABLE IF EXISTS affected_sessions")
-
-
-def rebuild_sessions(store: Store) -> None:
-    """Recompute every session from the turns (after a migration that reshapes sessions)."""
-    with store.transaction():
-        store.execute("DELETE FROM sessions")
-        refresh_sessions(store, f"SELECT DISTINCT {_KEY_LIST} FROM turns", [])
