@@ -277,3 +277,23 @@ def test_session_command(store: Path, lexboard) -> None:  # type: ignore[no-unty
     assert "2026-11-02T19:00:00.000+09:00" in text.stdout and "MISSED" in text.stdout
     missing = lexboard("session", "nope", "--db", str(store))
     assert missing.returncode == 2 and "no session 'nope'" in missing.stderr
+
+
+def test_retention_recomputes_a_session_that_loses_some_turns(tmp_path: Path) -> None:
+    from lexboard.store import open_store
+    from lexboard.store.ingest import ingest_sources
+
+    now = datetime.now(UTC)
+    stamp = lambda days: (now - timedelta(days=days)).isoformat(timespec="milliseconds")  # noqa: E731
+    records = [
+        lex_record(ts=stamp(40), session_id="mix", request_id="m-old"),
+        lex_record(ts=stamp(2), session_id="mix", request_id="m-new", missed=True),
+    ]
+    db = tmp_path / "mix.duckdb"
+    with open_store(db) as store:
+        ingest_sources(store, [("a", [write_jsonl(tmp_path / "a.jsonl", records)])])
+        assert store.fetchone("SELECT turns FROM sessions") == (2,)
+        summary = ingest_sources(store, [], retention_days=30)
+        assert summary.removed_by_retention == 1
+        turns, missed, duration = store.fetchone("SELECT turns, missed, duration_s FROM sessions")
+    assert (turns, missed, duration) == (1, 1, 0.0)

@@ -103,25 +103,17 @@ class Ingestor:
         if self.cutoff is None:
             return 0
         with self.store.transaction():
-            refresh_sessions(
-                self.store,
+            # the sessions that lose turns, noted before the turns go
+            self.store.execute(
+                f"CREATE OR REPLACE TEMP TABLE expiring_sessions AS "
                 f"SELECT DISTINCT {_KEY_LIST} FROM turns WHERE ts < ?",
                 [self.cutoff],
             )
             row = self.store.fetchone("DELETE FROM turns WHERE ts < ?", [self.cutoff])
             removed = int(row[0]) if row else 0
-            if removed:
-                # Sessions recomputed above still counted the deleted turns: redo them.
-                self.store.execute(
-                    "DELETE FROM sessions WHERE NOT EXISTS (SELECT 1 FROM turns t WHERE "
-                    + " AND ".join(f"t.{k} = sessions.{k}" for k in KEY)
-                    + ")"
-                )
-                refresh_sessions(
-                    self.store,
-                    f"SELECT DISTINCT {_KEY_LIST} FROM sessions WHERE start_ts < ?",
-                    [self.cutoff],
-                )
+            if removed:  # recomputed from the turns left; a session with none is dropped
+                refresh_sessions(self.store, "SELECT * FROM expiring_sessions", [])
+            self.store.execute("DROP TABLE expiring_sessions")
         self.summary.removed_by_retention += removed
         return removed
 
