@@ -479,6 +479,14 @@ def test_session_attributes(main_store: Store) -> None:
         ["Channel", "CHAT", 3],
         ["Tier", "gold", 1],
     ]
+    # sessions with a Speech turn anywhere: S2 (CHAT, VOICE) and S7 (its Speech turn t19
+    # is after the window; CHAT, gold)
+    assert run(main_store, "session_attributes", input_mode="Speech") == [
+        ["Channel", "CHAT", 2],
+        ["Channel", "VOICE", 1],
+        ["Tier", "gold", 1],
+    ]
+    assert run(main_store, "session_attributes", bot_id="BOT2") == []
 
 
 def test_intent_outcomes(main_store: Store) -> None:

@@ -15,8 +15,12 @@ from tests.conftest import write_jsonl
 from tests.records import lex_record
 
 
-def test_version_2_store_gets_session_columns_rebuilt(tmp_path: Path) -> None:
-    db = tmp_path / "old.duckdb"
+def test_version_4_store_gets_its_derived_tables_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lexboard.store import db as store_db
+    from lexboard.store.schema import MIGRATIONS
+
     records = [
         lex_record(
             session_id="s",
@@ -26,23 +30,28 @@ def test_version_2_store_gets_session_columns_rebuilt(tmp_path: Path) -> None:
         ),
         lex_record(session_id="s", request_id="b", ts="2026-11-02T10:00:05.000Z"),
     ]
-    with open_store(db) as store:
+    current = tmp_path / "current.duckdb"
+    with open_store(current) as store:
         ingest_sources(store, [("x", [write_jsonl(tmp_path / "l.jsonl", records)])])
-    con = duckdb.connect(str(db))  # make it look like a version-2 store
-    con.execute("ALTER TABLE sessions DROP COLUMN attributes")
-    con.execute("ALTER TABLE sessions DROP COLUMN elicitations")
-    con.execute("ALTER TABLE sessions DROP COLUMN path")
-    con.execute("DELETE FROM schema_version WHERE version >= 3")
+    old = tmp_path / "old.duckdb"
+    with monkeypatch.context() as patch:  # a store as lexboard with schema 4 made it
+        patch.setattr(store_db, "MIGRATIONS", MIGRATIONS[:4])
+        patch.setattr(store_db, "LATEST_VERSION", 4)
+        open_store(old).close()
+    con = duckdb.connect(str(old))
+    con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
+    con.execute("INSERT INTO turns SELECT * FROM current.turns")
     con.close()
-    with open_store(db) as store:
+    with open_store(old) as store:
         assert store.schema_version() == LATEST_VERSION
-        attributes, elicitations, path = store.fetchone(
-            "SELECT attributes, elicitations, path FROM sessions"
+        runs, path = store.fetchone("SELECT runs, path FROM sessions")
+        attributes = store.fetchall("SELECT attribute, value FROM session_attributes")
+        elicitations = store.fetchall(
+            "SELECT request_id, retry FROM elicitations ORDER BY ts, request_id"
         )
-    assert attributes == [{"key": "Channel", "value": "CHAT"}]
-    assert path == ["CheckBalance"]
-    assert [e["request_id"] for e in elicitations] == ["a", "b"]
-    assert [e["retry"] for e in elicitations] == [False, True]
+    assert runs == "CheckBalance\x1fInProgress" and path == "CheckBalance"
+    assert attributes == [("Channel", "CHAT")]
+    assert elicitations == [("a", False), ("b", True)]
 
 
 def test_newer_store_is_refused(tmp_path: Path) -> None:
@@ -65,6 +74,7 @@ def test_rebuild_in_slices_gives_the_same_sessions(
             session_id=f"s{i % 7}",
             request_id=f"r{i}",
             missed=i % 3 == 0,
+            session_attributes={"k": f"v{i % 4}"},
             ts=f"2026-11-02T10:{i // 60:02d}:{i % 60:02d}.000Z",
         )
         for i in range(120)
@@ -72,9 +82,13 @@ def test_rebuild_in_slices_gives_the_same_sessions(
     db = tmp_path / "s.duckdb"
     with open_store(db) as store:
         ingest_sources(store, [("x", [write_jsonl(tmp_path / "l.jsonl", records)])])
-        query = "SELECT * FROM sessions ORDER BY session_id, originating_request_id"
-        incremental = store.fetchall(query)
+        queries = [
+            "SELECT * FROM sessions ORDER BY ALL",
+            "SELECT * FROM session_attributes ORDER BY ALL",
+            "SELECT * FROM elicitations ORDER BY ALL",
+        ]
+        incremental = [store.fetchall(query) for query in queries]
         monkeypatch.setattr(sessions, "REBUILD_CHUNK_TURNS", 10)  # 12 slices
         with store.transaction():
             sessions.rebuild_all_sessions(store.con)
-        assert store.fetchall(query) == incremental
+        assert [store.fetchall(query) for query in queries] == incremental

@@ -16,14 +16,14 @@ from lexboard.metrics.request import MetricRequest, iso
 from lexboard.store.db import Store
 
 WINDOW_CTES = """
-WITH turns AS (
+WITH turns AS NOT MATERIALIZED (
     SELECT * FROM main.turns
     WHERE ts >= $window_from AND ts < $window_to
       AND ($bot_id IS NULL OR bot_id = $bot_id)
       AND ($locale_id IS NULL OR locale_id = $locale_id)
       AND ($alias_id IS NULL OR alias_id = $alias_id)
       AND ($input_mode IS NULL OR input_mode = $input_mode)
-), sessions AS (
+), sessions AS NOT MATERIALIZED (
     SELECT * FROM main.sessions
     WHERE start_ts >= $window_from AND start_ts < $window_to
       AND ($bot_id IS NULL OR bot_id = $bot_id)

@@ -154,8 +154,44 @@ ALTER TABLE sessions ADD COLUMN elicitations STRUCT(
         # metrics slice it instead of transforming every session's runs.
         "ALTER TABLE sessions ADD COLUMN path VARCHAR[] DEFAULT [];",
     ),
+    (
+        5,
+        # Runs and path as text (DuckDB groups strings far faster than lists), and the
+        # attribute values and ElicitSlot turns as flat child tables instead of lists of
+        # structs, which are slow to scan; store/sessions.py keeps all three current.
+        """
+ALTER TABLE sessions DROP COLUMN runs;
+ALTER TABLE sessions DROP COLUMN path;
+ALTER TABLE sessions DROP COLUMN attributes;
+ALTER TABLE sessions DROP COLUMN elicitations;
+ALTER TABLE sessions ADD COLUMN runs VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN path VARCHAR NOT NULL DEFAULT '';
+CREATE TABLE session_attributes (
+    bot_id VARCHAR NOT NULL,
+    locale_id VARCHAR NOT NULL,
+    session_id VARCHAR NOT NULL,
+    originating_request_id VARCHAR NOT NULL,
+    start_ts TIMESTAMPTZ NOT NULL,
+    attribute VARCHAR NOT NULL,
+    value VARCHAR NOT NULL
+);
+CREATE TABLE elicitations (
+    bot_id VARCHAR NOT NULL,
+    locale_id VARCHAR NOT NULL,
+    session_id VARCHAR NOT NULL,
+    originating_request_id VARCHAR NOT NULL,
+    request_id VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    alias_id VARCHAR,
+    input_mode VARCHAR,
+    intent VARCHAR NOT NULL,
+    slot VARCHAR NOT NULL,
+    retry BOOLEAN NOT NULL
+);
+""",
+    ),
 )
 
 # After these migrations the sessions table is recomputed from the turns.
-REBUILD_SESSIONS_AFTER = frozenset({3, 4})
+REBUILD_SESSIONS_AFTER = frozenset({3, 4, 5})
 LATEST_VERSION = MIGRATIONS[-1][0]

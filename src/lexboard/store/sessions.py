@@ -1,8 +1,15 @@
-"""The ``sessions`` table: one row per conversation, kept current as turns arrive.
+"""The ``sessions`` table and its two child tables, kept current as turns arrive.
 
 A session is METRICS.md's key (bot_id, locale_id, session_id, originating_request_id).
-Its row is recomputed from all its turns whenever a batch touches it, so it is always
-what a full recomputation would give; session metrics then scan sessions, not turns.
+Its row, its distinct session-attribute values (``session_attributes``) and its
+ElicitSlot turns (``elicitations``) are recomputed from all its turns whenever a batch
+touches it, so they are always what a full recomputation would give; session metrics
+then scan these tables, not the turns.
+
+Runs and paths are kept as text, because DuckDB groups strings many times faster than
+lists: ``path`` is the intents of the runs joined by " > " (Lex intent names hold only
+letters, digits, "_" and "-"), ``runs`` is each run as intent, unit separator (chr 31),
+final state ("" when null), the runs joined by the record separator (chr 30).
 """
 
 from __future__ import annotations
@@ -15,20 +22,24 @@ if TYPE_CHECKING:
 KEY = ("bot_id", "locale_id", "session_id", "originating_request_id")
 _KEY_LIST = ", ".join(KEY)
 _KEY_MATCH = " AND ".join(f"s.{k} = a.{k}" for k in KEY)
+DERIVED_TABLES = ("sessions", "session_attributes", "elicitations")
+
+_TOUCHED = f"""
+CREATE OR REPLACE TEMP TABLE touched_turns AS
+SELECT {_KEY_LIST}, ts, request_id, intent, intent_state, missed, bot_name, alias_id,
+       input_mode, dialog_action, slot_to_elicit, session_attributes
+FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
+"""
 
 # Intent runs: turns in (ts, request_id) order, null intents dropped, split into maximal
 # runs of one intent; a run's final state is the intent state of its last turn.
 _SESSION_ROWS = f"""
-WITH touched AS NOT MATERIALIZED (
-    SELECT {_KEY_LIST}, ts, request_id, intent, intent_state, missed, bot_name, alias_id,
-           input_mode, dialog_action, slot_to_elicit, session_attributes
-    FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
-), marked AS (
+WITH marked AS (
     SELECT {_KEY_LIST}, ts, request_id, intent, intent_state,
            CASE WHEN intent IS DISTINCT FROM lag(intent) OVER (
                     PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
                 THEN 1 ELSE 0 END AS starts_run
-    FROM touched WHERE intent IS NOT NULL
+    FROM touched_turns WHERE intent IS NOT NULL
 ), numbered AS (
     SELECT *, sum(starts_run) OVER (
         PARTITION BY {_KEY_LIST} ORDER BY ts, request_id ROWS UNBOUNDED PRECEDING) AS run_no
@@ -39,33 +50,10 @@ WITH touched AS NOT MATERIALIZED (
     FROM numbered GROUP BY ALL
 ), run_lists AS (
     SELECT {_KEY_LIST},
-           list({{'intent': intent, 'final_state': final_state}} ORDER BY run_no) AS runs,
-           list(intent ORDER BY run_no) AS path
+           string_agg(intent || chr(31) || coalesce(final_state, ''), chr(30) ORDER BY run_no)
+               AS runs,
+           string_agg(intent, ' > ' ORDER BY run_no) AS path
     FROM runs GROUP BY ALL
-), elicited AS (
-    -- ElicitSlot turns; a retry when the previous turn (over all turns) elicited the same
-    -- slot of the same intent
-    SELECT {_KEY_LIST}, ts, request_id, alias_id, input_mode, intent, slot_to_elicit,
-           coalesce(lag(dialog_action) OVER w = 'ElicitSlot' AND lag(intent) OVER w = intent
-                    AND lag(slot_to_elicit) OVER w = slot_to_elicit, false) AS retry,
-           dialog_action
-    FROM touched
-    WINDOW w AS (PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
-), elicitation_lists AS (
-    SELECT {_KEY_LIST},
-           list({{'request_id': request_id, 'ts': ts, 'alias_id': alias_id,
-                  'input_mode': input_mode, 'intent': intent, 'slot': slot_to_elicit,
-                  'retry': retry}} ORDER BY ts, request_id) AS elicitations
-    FROM elicited
-    WHERE dialog_action = 'ElicitSlot' AND intent IS NOT NULL AND slot_to_elicit IS NOT NULL
-    GROUP BY ALL
-), attribute_lists AS (
-    -- the distinct non-empty attribute values seen on any of the session's turns
-    SELECT {_KEY_LIST},
-           list(DISTINCT {{'key': pair."key", 'value': pair."value"}}) AS attributes
-    FROM (SELECT {_KEY_LIST}, unnest(session_attributes) AS pair FROM touched)
-    WHERE pair."value" IS NOT NULL AND pair."value" <> ''
-    GROUP BY ALL
 ), totals AS (
     SELECT {_KEY_LIST},
            any_value(bot_name) FILTER (WHERE bot_name IS NOT NULL) AS bot_name,
@@ -78,26 +66,68 @@ WITH touched AS NOT MATERIALIZED (
                AS alias_ids,
            coalesce(list_sort(list(DISTINCT input_mode) FILTER (WHERE input_mode IS NOT NULL)),
                     []) AS input_modes
-    FROM touched GROUP BY ALL
+    FROM touched_turns GROUP BY ALL
 )
-SELECT totals.*, coalesce(run_lists.runs, []) AS runs, coalesce(run_lists.path, []) AS path,
-       coalesce(attribute_lists.attributes, []) AS attributes,
-       coalesce(elicitation_lists.elicitations, []) AS elicitations
+SELECT totals.*, coalesce(run_lists.runs, '') AS runs, coalesce(run_lists.path, '') AS path
 FROM totals
 LEFT JOIN run_lists USING ({_KEY_LIST})
-LEFT JOIN attribute_lists USING ({_KEY_LIST})
-LEFT JOIN elicitation_lists USING ({_KEY_LIST})
 """
+
+# The distinct non-empty attribute values seen on any of the session's turns.
+_ATTRIBUTE_ROWS = f"""
+WITH starts AS (
+    SELECT {_KEY_LIST}, min(ts) AS start_ts FROM touched_turns GROUP BY ALL
+), pairs AS (
+    SELECT DISTINCT {_KEY_LIST}, pair."key" AS attribute, pair."value" AS value
+    FROM (SELECT {_KEY_LIST}, unnest(session_attributes) AS pair FROM touched_turns)
+    WHERE pair."value" IS NOT NULL AND pair."value" <> ''
+)
+SELECT pairs.*, starts.start_ts FROM pairs JOIN starts USING ({_KEY_LIST})
+"""
+
+# ElicitSlot turns; a retry when the previous turn (over all the session's turns)
+# elicited the same slot of the same intent.
+_ELICITATION_ROWS = f"""
+SELECT * EXCLUDE (dialog_action) FROM (
+    SELECT {_KEY_LIST}, request_id, ts, alias_id, input_mode, intent,
+           slot_to_elicit AS slot,
+           coalesce(lag(dialog_action) OVER w = 'ElicitSlot' AND lag(intent) OVER w = intent
+                    AND lag(slot_to_elicit) OVER w = slot_to_elicit, false) AS retry,
+           dialog_action
+    FROM touched_turns
+    WINDOW w AS (PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
+)
+WHERE dialog_action = 'ElicitSlot' AND intent IS NOT NULL AND slot IS NOT NULL
+"""
+
+
+def _insert_derived(con: Any) -> None:
+    """Insert the derived rows of the sessions listed in ``affected_sessions``."""
+    con.execute(_TOUCHED)
+    con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
+    con.execute(f"INSERT INTO session_attributes BY NAME {_ATTRIBUTE_ROWS}")
+    con.execute(f"INSERT INTO elicitations BY NAME {_ELICITATION_ROWS}")
+    con.execute("DROP TABLE touched_turns")
 
 
 def refresh_sessions(store: Store, affected_sql: str, params: list[object]) -> None:
     """Recompute the sessions whose keys ``affected_sql`` selects (inside a transaction)."""
     store.execute(f"CREATE OR REPLACE TEMP TABLE affected_sessions AS {affected_sql}", params)
-    store.execute(
+    replaced = store.fetchall(
         f"DELETE FROM sessions s WHERE EXISTS "
-        f"(SELECT 1 FROM affected_sessions a WHERE {_KEY_MATCH})"
+        f"(SELECT 1 FROM affected_sessions a WHERE {_KEY_MATCH}) RETURNING start_ts"
     )
-    store.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
+    if replaced:
+        # child rows lie at or after their session's start: the bound lets DuckDB skip
+        # the row groups of older data when logs arrive roughly in time order
+        earliest = min(row[0] for row in replaced)
+        for table, column in (("session_attributes", "start_ts"), ("elicitations", "ts")):
+            store.execute(
+                f"DELETE FROM {table} s WHERE s.{column} >= ? AND EXISTS "
+                f"(SELECT 1 FROM affected_sessions a WHERE {_KEY_MATCH})",
+                [earliest],
+            )
+    _insert_derived(store.con)
     store.execute("DROP TABLE affected_sessions")
 
 
@@ -112,11 +142,12 @@ def rebuild_all_sessions(con: Any) -> None:
     """
     turns = con.execute("SELECT count(*) FROM turns").fetchone()[0]
     slices = max(1, -(-int(turns) // REBUILD_CHUNK_TURNS))
-    con.execute("DELETE FROM sessions")
+    for table in DERIVED_TABLES:
+        con.execute(f"DELETE FROM {table}")
     for part in range(slices):
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE affected_sessions AS SELECT DISTINCT {_KEY_LIST} "
             f"FROM turns WHERE hash({_KEY_LIST}) % {slices} = {part}"
         )
-        con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
+        _insert_derived(con)
     con.execute("DROP TABLE IF EXISTS affected_sessions")

@@ -1,10 +1,13 @@
 WITH
-cut AS (
-    -- sessions counted per distinct cut path first (paths repeat a lot)
-    SELECT path[1:$max_steps] AS steps, count(*) AS n
+full_paths AS (
+    -- sessions counted per distinct path first (paths repeat a lot; sessions.path is text,
+    -- the intents joined by " > ")
+    SELECT path, count(*) AS n
     FROM sessions
-    WHERE len(path) > 0
-    GROUP BY 1
+    WHERE path <> ''
+    GROUP BY path
+), cut AS (
+    SELECT string_split(path, ' > ')[1:$max_steps] AS steps, n FROM full_paths
 ), numbered AS (
     SELECT steps, n, unnest(range(0, len(steps) + 1)) AS step FROM cut
 ), links AS (

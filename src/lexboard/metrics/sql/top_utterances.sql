@@ -1,19 +1,25 @@
 WITH
-by_intent AS (
-    SELECT utterance, intent, count(*) AS n
+counts AS (
+    -- one string column per group key keeps this scan cheap; the top intent is then found
+    -- among the turns of the `limit` chosen utterances only
+    SELECT utterance, count(*) AS "count", count_if(missed) AS missed
     FROM turns
-    WHERE utterance IS NOT NULL AND intent IS NOT NULL
+    WHERE utterance IS NOT NULL
+    GROUP BY utterance
+    ORDER BY "count" DESC, utterance
+    LIMIT $limit
+), by_intent AS (
+    SELECT utterance, intent, count(*) AS n
+    FROM turns SEMI JOIN counts USING (utterance)
+    WHERE intent IS NOT NULL
     GROUP BY ALL
 ), top_intents AS (
     -- most frequent non-null intent; ties go to the alphabetically first
-    SELECT utterance, first(intent ORDER BY n DESC, intent) AS top_intent
+    SELECT utterance, arg_min(intent, (-n, intent)) AS top_intent
     FROM by_intent
     GROUP BY utterance
 )
-SELECT t.utterance, count(*) AS "count", i.top_intent, count_if(t.missed) AS missed
-FROM turns t
-LEFT JOIN top_intents i ON i.utterance = t.utterance
-WHERE t.utterance IS NOT NULL
-GROUP BY t.utterance, i.top_intent
-ORDER BY "count" DESC, t.utterance
-LIMIT $limit
+SELECT c.utterance, c."count", i.top_intent, c.missed
+FROM counts c
+LEFT JOIN top_intents i USING (utterance)
+ORDER BY c."count" DESC, c.utterance
