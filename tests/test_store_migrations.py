@@ -12,7 +12,7 @@ from lexboard.store import open_store
 from lexboard.store.ingest import ingest_sources
 from lexboard.store.schema import LATEST_VERSION
 from tests.conftest import write_jsonl
-from tests.records import lex_record
+from tests.records import lex_record, scalar_slot
 
 
 def test_version_4_store_gets_its_derived_tables_rebuilt(
@@ -26,9 +26,17 @@ def test_version_4_store_gets_its_derived_tables_rebuilt(
             session_id="s",
             request_id="a",
             session_attributes={"Channel": "CHAT"},
+            missed=True,
+            transcript="I want to check my  balance",
             ts="2026-11-02T10:00:00.000Z",
         ),
-        lex_record(session_id="s", request_id="b", ts="2026-11-02T10:00:05.000Z"),
+        lex_record(
+            session_id="s",
+            request_id="b",
+            ts="2026-11-02T10:00:05.000Z",
+            state="Fulfilled",
+            slots={"accountType": scalar_slot("checking", "Checking")},
+        ),
     ]
     current = tmp_path / "current.duckdb"
     with open_store(current) as store:
@@ -46,12 +54,14 @@ def test_version_4_store_gets_its_derived_tables_rebuilt(
         assert store.schema_version() == LATEST_VERSION
         runs, path = store.fetchone("SELECT runs, path FROM sessions")
         attributes = store.fetchall("SELECT attribute, value FROM session_attributes")
-        elicitations = store.fetchall(
-            "SELECT request_id, retry FROM elicitations ORDER BY ts, request_id"
-        )
-    assert runs == "CheckBalance\x1fInProgress" and path == "CheckBalance"
+        elicitations = store.fetchall("SELECT ts, retry FROM elicitations ORDER BY ts")
+        missed = store.fetchall("SELECT utterance FROM missed_turns")
+        fills = store.fetchall("SELECT slot, value FROM slot_fills ORDER BY ALL")
+    assert runs == "CheckBalance\x1fFulfilled" and path == "CheckBalance"
     assert attributes == [("Channel", "CHAT")]
-    assert elicitations == [("a", False), ("b", True)]
+    assert [retry for _, retry in elicitations] == [False, True]
+    assert missed == [("i want to check my balance",)]
+    assert fills == [("accountType", "Checking")]
 
 
 def test_newer_store_is_refused(tmp_path: Path) -> None:
@@ -82,10 +92,11 @@ def test_rebuild_in_slices_gives_the_same_sessions(
     db = tmp_path / "s.duckdb"
     with open_store(db) as store:
         ingest_sources(store, [("x", [write_jsonl(tmp_path / "l.jsonl", records)])])
-        queries = [
-            "SELECT * FROM sessions ORDER BY ALL",
-            "SELECT * FROM session_attributes ORDER BY ALL",
-            "SELECT * FROM elicitations ORDER BY ALL",
+        # session_no is a surrogate: rows are compared through their session's key
+        queries = ["SELECT * EXCLUDE (session_no) FROM sessions ORDER BY ALL"] + [
+            f"SELECT s.session_id, s.originating_request_id, c.* EXCLUDE (session_no) "
+            f"FROM {child} c JOIN sessions s USING (session_no) ORDER BY ALL"
+            for child in ("session_attributes", "elicitations", "missed_turns")
         ]
         incremental = [store.fetchall(query) for query in queries]
         monkeypatch.setattr(sessions, "REBUILD_CHUNK_TURNS", 10)  # 12 slices

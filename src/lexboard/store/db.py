@@ -14,7 +14,7 @@ from duckdb.func import FunctionNullHandling
 
 from lexboard.errors import StoreError, StoreInUse
 from lexboard.logs.record import SQL_MACROS, normalize_utterance
-from lexboard.store.schema import LATEST_VERSION, MIGRATIONS, REBUILD_SESSIONS_AFTER
+from lexboard.store.schema import LATEST_VERSION, MIGRATIONS, REBUILD_DERIVED_AFTER
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 DEFAULT_MEMORY_LIMIT = "700MB"
@@ -101,11 +101,13 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
             if number > version:
                 con.execute(sql)
                 con.execute("INSERT INTO schema_version VALUES (?, now())", [number])
-                rebuild = rebuild or number in REBUILD_SESSIONS_AFTER
+                rebuild = rebuild or number in REBUILD_DERIVED_AFTER
         if rebuild and version > 0:
             from lexboard.store.sessions import rebuild_all_sessions
+            from lexboard.store.slot_fills import rebuild_slot_fills
 
             rebuild_all_sessions(con)
+            rebuild_slot_fills(con)
     except BaseException:
         con.execute("ROLLBACK")
         raise

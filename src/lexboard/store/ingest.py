@@ -24,6 +24,7 @@ from lexboard.logs.formats import Item, RawRecord, Unreadable, raw_start, read_i
 from lexboard.logs.record import TURN_SELECT, BadRecord, check_record, turn_select
 from lexboard.store.db import Store
 from lexboard.store.sessions import KEY, refresh_sessions
+from lexboard.store.slot_fills import add_slot_fills
 
 PYTHON_BATCH = 50_000
 _KEY_LIST = ", ".join(KEY)
@@ -111,6 +112,7 @@ class Ingestor:
             )
             row = self.store.fetchone("DELETE FROM turns WHERE ts < ?", [self.cutoff])
             removed = int(row[0]) if row else 0
+            self.store.execute("DELETE FROM slot_fills WHERE ts < ?", [self.cutoff])
             if removed:  # recomputed from the turns left; a session with none is dropped
                 refresh_sessions(self.store, "SELECT * FROM expiring_sessions", [])
             self.store.execute("DROP TABLE expiring_sessions")
@@ -345,6 +347,7 @@ class Ingestor:
                     f"SELECT DISTINCT {_KEY_LIST} FROM turns WHERE ingest_batch = ?",
                     [batch],
                 )
+                add_slot_fills(store.con, "ingest_batch = ?", [batch])
             if quarantined:
                 store.con.executemany(
                     "INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?)",

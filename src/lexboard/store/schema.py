@@ -1,8 +1,8 @@
 """Versioned migrations. Never edit a shipped migration: add the next one.
 
 ``sessions`` is derived from ``turns``: a migration that changes its shape lists itself in
-``REBUILD_SESSIONS_AFTER`` and the sessions are recomputed from the turns, so no session
-data is ever migrated by hand.
+``REBUILD_DERIVED_AFTER`` and the derived tables are recomputed from the turns, so no
+derived data is ever migrated by hand.
 """
 
 from __future__ import annotations
@@ -156,42 +156,62 @@ ALTER TABLE sessions ADD COLUMN elicitations STRUCT(
     ),
     (
         5,
-        # Runs and path as text (DuckDB groups strings far faster than lists), and the
-        # attribute values and ElicitSlot turns as flat child tables instead of lists of
-        # structs, which are slow to scan; store/sessions.py keeps all three current.
+        # Faster session metrics: runs and path as text (DuckDB groups strings far faster
+        # than lists), a surrogate session_no, and flat child tables instead of lists of
+        # structs, which are slow to scan: the session attribute values, the ElicitSlot
+        # turns and the missed turns of each session, and the filled slots of each turn.
+        # store/sessions.py and store/slot_fills.py keep them current.
         """
+CREATE SEQUENCE session_nos START 1;
 ALTER TABLE sessions DROP COLUMN runs;
 ALTER TABLE sessions DROP COLUMN path;
 ALTER TABLE sessions DROP COLUMN attributes;
 ALTER TABLE sessions DROP COLUMN elicitations;
-ALTER TABLE sessions ADD COLUMN runs VARCHAR NOT NULL DEFAULT '';
-ALTER TABLE sessions ADD COLUMN path VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN session_no BIGINT DEFAULT 0;
+ALTER TABLE sessions ADD COLUMN runs VARCHAR DEFAULT '';
+ALTER TABLE sessions ADD COLUMN path VARCHAR DEFAULT '';
 CREATE TABLE session_attributes (
+    session_no BIGINT NOT NULL,
+    start_ts TIMESTAMPTZ NOT NULL,
     bot_id VARCHAR NOT NULL,
     locale_id VARCHAR NOT NULL,
-    session_id VARCHAR NOT NULL,
-    originating_request_id VARCHAR NOT NULL,
-    start_ts TIMESTAMPTZ NOT NULL,
     attribute VARCHAR NOT NULL,
     value VARCHAR NOT NULL
 );
 CREATE TABLE elicitations (
+    session_no BIGINT NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
     bot_id VARCHAR NOT NULL,
     locale_id VARCHAR NOT NULL,
-    session_id VARCHAR NOT NULL,
-    originating_request_id VARCHAR NOT NULL,
-    request_id VARCHAR NOT NULL,
-    ts TIMESTAMPTZ NOT NULL,
     alias_id VARCHAR,
     input_mode VARCHAR,
     intent VARCHAR NOT NULL,
     slot VARCHAR NOT NULL,
     retry BOOLEAN NOT NULL
 );
+CREATE TABLE missed_turns (
+    session_no BIGINT NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    bot_id VARCHAR NOT NULL,
+    locale_id VARCHAR NOT NULL,
+    alias_id VARCHAR,
+    input_mode VARCHAR,
+    utterance VARCHAR NOT NULL
+);
+CREATE TABLE slot_fills (
+    ts TIMESTAMPTZ NOT NULL,
+    bot_id VARCHAR NOT NULL,
+    locale_id VARCHAR NOT NULL,
+    alias_id VARCHAR,
+    input_mode VARCHAR,
+    intent VARCHAR NOT NULL,
+    slot VARCHAR NOT NULL,
+    value VARCHAR NOT NULL
+);
 """,
     ),
 )
 
-# After these migrations the sessions table is recomputed from the turns.
-REBUILD_SESSIONS_AFTER = frozenset({3, 4, 5})
+# After these migrations the tables derived from the turns are recomputed.
+REBUILD_DERIVED_AFTER = frozenset({3, 4, 5})
 LATEST_VERSION = MIGRATIONS[-1][0]

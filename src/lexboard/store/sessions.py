@@ -1,10 +1,12 @@
-"""The ``sessions`` table and its two child tables, kept current as turns arrive.
+"""The ``sessions`` table and its child tables, kept current as turns arrive.
 
 A session is METRICS.md's key (bot_id, locale_id, session_id, originating_request_id).
-Its row, its distinct session-attribute values (``session_attributes``) and its
-ElicitSlot turns (``elicitations``) are recomputed from all its turns whenever a batch
-touches it, so they are always what a full recomputation would give; session metrics
-then scan these tables, not the turns.
+Its row, its distinct session-attribute values (``session_attributes``), its ElicitSlot
+turns (``elicitations``) and its missed turns (``missed_turns``) are recomputed from all
+its turns whenever a batch touches it, so they are always what a full recomputation
+would give; metrics then scan these small flat tables, not the turns. Each computation
+gives the session a new ``session_no`` (a surrogate key the child rows carry, so counting
+distinct sessions is counting integers).
 
 Runs and paths are kept as text, because DuckDB groups strings many times faster than
 lists: ``path`` is the intents of the runs joined by " > " (Lex intent names hold only
@@ -21,14 +23,17 @@ if TYPE_CHECKING:
 
 KEY = ("bot_id", "locale_id", "session_id", "originating_request_id")
 _KEY_LIST = ", ".join(KEY)
-_KEY_MATCH = " AND ".join(f"s.{k} = a.{k}" for k in KEY)
-DERIVED_TABLES = ("sessions", "session_attributes", "elicitations")
+CHILD_TABLES = (("session_attributes", "start_ts"), ("elicitations", "ts"), ("missed_turns", "ts"))
 
 _TOUCHED = f"""
 CREATE OR REPLACE TEMP TABLE touched_turns AS
 SELECT {_KEY_LIST}, ts, request_id, intent, intent_state, missed, bot_name, alias_id,
-       input_mode, dialog_action, slot_to_elicit, session_attributes
+       input_mode, dialog_action, slot_to_elicit, session_attributes, utterance
 FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
+"""
+_NUMBERED = """
+CREATE OR REPLACE TEMP TABLE numbered_sessions AS
+SELECT *, nextval('session_nos') AS session_no FROM affected_sessions
 """
 
 # Intent runs: turns in (ts, request_id) order, null intents dropped, split into maximal
@@ -68,8 +73,10 @@ WITH marked AS (
                     []) AS input_modes
     FROM touched_turns GROUP BY ALL
 )
-SELECT totals.*, coalesce(run_lists.runs, '') AS runs, coalesce(run_lists.path, '') AS path
+SELECT totals.*, n.session_no, coalesce(run_lists.runs, '') AS runs,
+       coalesce(run_lists.path, '') AS path
 FROM totals
+JOIN numbered_sessions n USING ({_KEY_LIST})
 LEFT JOIN run_lists USING ({_KEY_LIST})
 """
 
@@ -82,51 +89,64 @@ WITH starts AS (
     FROM (SELECT {_KEY_LIST}, unnest(session_attributes) AS pair FROM touched_turns)
     WHERE pair."value" IS NOT NULL AND pair."value" <> ''
 )
-SELECT pairs.*, starts.start_ts FROM pairs JOIN starts USING ({_KEY_LIST})
+SELECT n.session_no, starts.start_ts, bot_id, locale_id, pairs.attribute, pairs.value
+FROM pairs JOIN starts USING ({_KEY_LIST}) JOIN numbered_sessions n USING ({_KEY_LIST})
 """
 
 # ElicitSlot turns; a retry when the previous turn (over all the session's turns)
 # elicited the same slot of the same intent.
 _ELICITATION_ROWS = f"""
-SELECT * EXCLUDE (dialog_action) FROM (
-    SELECT {_KEY_LIST}, request_id, ts, alias_id, input_mode, intent,
+SELECT n.session_no, e.* EXCLUDE (dialog_action, session_id, originating_request_id)
+FROM (
+    SELECT {_KEY_LIST}, ts, alias_id, input_mode, intent,
            slot_to_elicit AS slot,
            coalesce(lag(dialog_action) OVER w = 'ElicitSlot' AND lag(intent) OVER w = intent
                     AND lag(slot_to_elicit) OVER w = slot_to_elicit, false) AS retry,
            dialog_action
     FROM touched_turns
     WINDOW w AS (PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
-)
+) e
+JOIN numbered_sessions n USING ({_KEY_LIST})
 WHERE dialog_action = 'ElicitSlot' AND intent IS NOT NULL AND slot IS NOT NULL
+"""
+
+_MISSED_ROWS = f"""
+SELECT n.session_no, t.ts, bot_id, locale_id, t.alias_id, t.input_mode, t.utterance
+FROM touched_turns t JOIN numbered_sessions n USING ({_KEY_LIST})
+WHERE t.missed AND t.utterance IS NOT NULL
 """
 
 
 def _insert_derived(con: Any) -> None:
     """Insert the derived rows of the sessions listed in ``affected_sessions``."""
     con.execute(_TOUCHED)
+    con.execute(_NUMBERED)
     con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
     con.execute(f"INSERT INTO session_attributes BY NAME {_ATTRIBUTE_ROWS}")
     con.execute(f"INSERT INTO elicitations BY NAME {_ELICITATION_ROWS}")
+    con.execute(f"INSERT INTO missed_turns BY NAME {_MISSED_ROWS}")
     con.execute("DROP TABLE touched_turns")
+    con.execute("DROP TABLE numbered_sessions")
 
 
 def refresh_sessions(store: Store, affected_sql: str, params: list[object]) -> None:
     """Recompute the sessions whose keys ``affected_sql`` selects (inside a transaction)."""
     store.execute(f"CREATE OR REPLACE TEMP TABLE affected_sessions AS {affected_sql}", params)
-    replaced = store.fetchall(
-        f"DELETE FROM sessions s WHERE EXISTS "
-        f"(SELECT 1 FROM affected_sessions a WHERE {_KEY_MATCH}) RETURNING start_ts"
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE replaced_sessions AS SELECT session_no, start_ts "
+        f"FROM sessions s SEMI JOIN affected_sessions a USING ({_KEY_LIST})"
     )
-    if replaced:
+    earliest = store.fetchone("SELECT min(start_ts) FROM replaced_sessions")[0]
+    if earliest is not None:
         # child rows lie at or after their session's start: the bound lets DuckDB skip
         # the row groups of older data when logs arrive roughly in time order
-        earliest = min(row[0] for row in replaced)
-        for table, column in (("session_attributes", "start_ts"), ("elicitations", "ts")):
+        for table, column in (("sessions", "start_ts"), *CHILD_TABLES):
             store.execute(
-                f"DELETE FROM {table} s WHERE s.{column} >= ? AND EXISTS "
-                f"(SELECT 1 FROM affected_sessions a WHERE {_KEY_MATCH})",
+                f"DELETE FROM {table} WHERE {column} >= ? "
+                f"AND session_no IN (SELECT session_no FROM replaced_sessions)",
                 [earliest],
             )
+    store.execute("DROP TABLE replaced_sessions")
     _insert_derived(store.con)
     store.execute("DROP TABLE affected_sessions")
 
@@ -142,7 +162,7 @@ def rebuild_all_sessions(con: Any) -> None:
     """
     turns = con.execute("SELECT count(*) FROM turns").fetchone()[0]
     slices = max(1, -(-int(turns) // REBUILD_CHUNK_TURNS))
-    for table in DERIVED_TABLES:
+    for table in ("sessions", *(child for child, _ in CHILD_TABLES)):
         con.execute(f"DELETE FROM {table}")
     for part in range(slices):
         con.execute(

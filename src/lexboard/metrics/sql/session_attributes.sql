@@ -2,8 +2,8 @@ WITH
 pairs AS (
     -- session_attributes holds each session's distinct non-empty (attribute, value) pairs
     -- over all its turns, kept current at ingest (store/sessions.py). Without an alias or
-    -- input-mode filter the session's own columns decide; with one, the filtered
-    -- sessions do (a session matches through any of its turns).
+    -- input-mode filter the rows' own columns decide; with one, the filtered sessions do
+    -- (a session matches through any of its turns).
     SELECT attribute, value
     FROM main.session_attributes
     WHERE start_ts >= $window_from AND start_ts < $window_to
@@ -11,9 +11,8 @@ pairs AS (
       AND ($locale_id IS NULL OR locale_id = $locale_id)
       AND $alias_id IS NULL AND $input_mode IS NULL
     UNION ALL
-    SELECT a.attribute, a.value
-    FROM main.session_attributes a
-    SEMI JOIN sessions s USING (bot_id, locale_id, session_id, originating_request_id)
+    SELECT attribute, value
+    FROM main.session_attributes SEMI JOIN sessions USING (session_no)
     WHERE NOT ($alias_id IS NULL AND $input_mode IS NULL)
 ), counts AS (
     SELECT attribute, value, count(*) AS sessions

@@ -1,5 +1,5 @@
 SELECT intent, slot, count(*) AS elicitations, count(*) FILTER (WHERE retry) AS retries
--- elicitations lists the ElicitSlot turns with their retry flag, computed at ingest over
+-- elicitations holds the ElicitSlot turns with their retry flag, computed at ingest over
 -- all of the session's turns (store/sessions.py); here only the eliciting turn must be in
 -- the window and match the filters
 FROM main.elicitations

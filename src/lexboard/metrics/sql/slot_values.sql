@@ -1,17 +1,14 @@
 WITH
-filled AS (
-    SELECT intent, unnest(slots) AS slot
-    FROM turns
-    WHERE intent IS NOT NULL AND intent_state IN ('Fulfilled', 'ReadyForFulfillment')
-), slot_values AS (
-    -- List slots arrive expanded (one element per value); Composite slots are not counted
-    SELECT intent, slot.name AS slot, coalesce(slot.interpreted_value, slot.original_value) AS value
-    FROM filled
-    WHERE slot.shape IS DISTINCT FROM 'Composite'
-), counts AS (
+counts AS (
+    -- slot_fills holds each fulfilled turn's slot values, one row per value (List slots
+    -- expanded, Composite slots left out), appended at ingest (store/slot_fills.py)
     SELECT intent, slot, value, count(*) AS "count"
-    FROM slot_values
-    WHERE value IS NOT NULL
+    FROM main.slot_fills
+    WHERE ts >= $window_from AND ts < $window_to
+      AND ($bot_id IS NULL OR bot_id = $bot_id)
+      AND ($locale_id IS NULL OR locale_id = $locale_id)
+      AND ($alias_id IS NULL OR alias_id = $alias_id)
+      AND ($input_mode IS NULL OR input_mode = $input_mode)
     GROUP BY ALL
 )
 SELECT intent, slot, value, "count"

@@ -1,0 +1,79 @@
+"""Derived tables kept current batch by batch equal a recomputation from all the turns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lexboard.store import Store, open_store
+from lexboard.store.ingest import ingest_sources
+from lexboard.store.sessions import rebuild_all_sessions
+from lexboard.store.slot_fills import rebuild_slot_fills
+from tests.conftest import write_jsonl
+from tests.records import lex_record, scalar_slot
+
+DERIVED = [
+    "SELECT * EXCLUDE (session_no) FROM sessions ORDER BY ALL",
+    *(
+        f"SELECT s.session_id, c.* EXCLUDE (session_no) "
+        f"FROM {child} c JOIN sessions s USING (session_no) ORDER BY ALL"
+        for child in ("session_attributes", "elicitations", "missed_turns")
+    ),
+    "SELECT * FROM slot_fills ORDER BY ALL",
+]
+
+
+def _derived(store: Store) -> list[list[tuple[object, ...]]]:
+    return [store.fetchall(query) for query in DERIVED]
+
+
+def _turn(i: int, session: str, minute: int, **extra: object) -> dict[str, object]:
+    return lex_record(
+        session_id=session,
+        request_id=f"{session}-{i}",
+        ts=f"2026-11-02T10:{minute:02d}:00.000Z",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def test_sessions_across_batches_match_a_rebuild(tmp_path: Path) -> None:
+    first = [
+        _turn(1, "a", 0, session_attributes={"Channel": "CHAT"}),
+        _turn(2, "a", 1, missed=True, transcript="Help  me"),
+        _turn(1, "b", 2, state="Fulfilled", slots={"accountType": scalar_slot("checking")}),
+    ]
+    # later batches: a turn before a's first one (a's start moves), more of a and b
+    second = [
+        _turn(0, "a", 0, session_attributes={"Channel": "VOICE"}, missed=True),
+        _turn(3, "a", 5, missed=True, transcript="help me"),
+    ]
+    third = [_turn(2, "b", 9, dialog_action="ElicitSlot", session_attributes={"Tier": "x"})]
+    db = tmp_path / "s.duckdb"
+    with open_store(db) as store:
+        for n, records in enumerate((first, second, third)):
+            path = write_jsonl(tmp_path / f"{n}.jsonl", records)
+            ingest_sources(store, [("x", [path])])
+        incremental = _derived(store)
+        with store.transaction():
+            rebuild_all_sessions(store.con)
+            rebuild_slot_fills(store.con)
+        assert _derived(store) == incremental
+        # nothing left over from a session's earlier computations
+        [(sessions, numbers)] = store.fetchall(
+            "SELECT count(*), count(DISTINCT session_no) FROM sessions"
+        )
+        assert sessions == numbers == 2
+        for child in ("session_attributes", "elicitations", "missed_turns"):
+            orphans = store.fetchone(
+                f"SELECT count(*) FROM {child} ANTI JOIN sessions USING (session_no)"
+            )[0]
+            assert orphans == 0, child
+        assert store.fetchall("SELECT utterance FROM missed_turns ORDER BY ts") == [
+            ("what is my balance",),
+            ("help me",),
+            ("help me",),
+        ]
+        assert store.fetchall("SELECT attribute, value FROM session_attributes ORDER BY ALL") == [
+            ("Channel", "CHAT"),
+            ("Channel", "VOICE"),
+            ("Tier", "x"),
+        ]
