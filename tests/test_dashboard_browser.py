@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -218,3 +218,32 @@ def test_session_drill_down(site: str, browser: Browser) -> None:
     assert page.eval_on_selector_all("img[src='x']", "els => els.length") == 0
     watch.assert_clean()
     page.close()
+
+
+def test_auto_refresh_reloads_on_the_wall_clock_period(site: str, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    watch = Watch(page, site)
+    windows: list[str] = []
+    page.on(
+        "request",
+        lambda r: windows.append(r.url) if "/api/widgets/kpis?" in r.url else None,
+    )
+    page.goto(site + "/?range=1h&tz=UTC&refresh=10")
+    _settled(page)
+    assert page.input_value("select[name=refresh]") == "10"
+    for _ in range(50):  # the load, then two refreshes (a period is 10 s)
+        if len(windows) >= 3:
+            break
+        page.wait_for_timeout(500)
+    _settled(page)
+    ends = [datetime.fromisoformat(parse_qs(urlparse(u).query)["to"][0]) for u in windows]
+    assert len(ends) == 3, windows
+    # presets end at whole seconds; refreshes fall on the wall clock's multiples of the
+    # period, so every viewer with this view asks for the same window
+    assert all(end.microsecond == 0 for end in ends)
+    assert [end.second % 10 for end in ends[1:]] == [0, 0]
+    assert ends[2] - ends[1] == timedelta(seconds=10) and ends[1] > ends[0]
+    page.select_option("select[name=refresh]", "0")
+    page.wait_for_timeout(500)
+    assert "refresh" not in page.url
+    watch.assert_clean()

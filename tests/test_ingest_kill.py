@@ -82,20 +82,28 @@ def _count(db: Path) -> int:
 
 
 def _differences(db: Path, reference: Path) -> dict[str, int]:
-    """Rows in one store and not the other (both ways), per table, ignoring batch ids/times."""
-    tables = {
-        "turns": "* EXCLUDE (ingest_batch, ingested_at)",
-        "sessions": "*",
-        "quarantine": "source, position, reason, raw_start",
+    """Rows in one store and not the other (both ways), per table, ignoring batch ids and
+    times and the sessions' surrogate numbers (child rows are compared by session key)."""
+    key = "s.bot_id, s.locale_id, s.session_id, s.originating_request_id"
+    child = f"FROM {{db}}{{t}} c JOIN {{db}}sessions s USING (session_no) SELECT {key}, c.*"
+    queries = {
+        "turns": "FROM {db}turns SELECT * EXCLUDE (ingest_batch, ingested_at)",
+        "sessions": "FROM {db}sessions SELECT * EXCLUDE (session_no)",
+        "quarantine": "FROM {db}quarantine SELECT source, position, reason, raw_start",
+        "slot_fills": "FROM {db}slot_fills SELECT *",
+        **{
+            t: child.replace("{t}", t).replace("c.*", "c.* EXCLUDE (session_no)")
+            for t in ("session_attributes", "elicitations", "missed_turns")
+        },
     }
     out: dict[str, int] = {}
     with duckdb.connect(str(db), read_only=True) as con:
         con.execute(f"ATTACH '{reference}' AS ref (READ_ONLY)")
-        for table, columns in tables.items():
-            for a, b in ((table, f"ref.{table}"), (f"ref.{table}", table)):
-                sql = f"SELECT count(*) FROM (FROM {a} SELECT {columns} EXCEPT ALL "
-                sql += f"FROM {b} SELECT {columns})"
-                out[f"{a} - {b}"] = int(con.execute(sql).fetchone()[0])
+        for table, query in queries.items():
+            for a, b in (("", "ref."), ("ref.", "")):
+                sql = f"SELECT count(*) FROM ({query.format(db=a)} EXCEPT ALL "
+                sql += f"{query.format(db=b)})"
+                out[f"{a}{table} - {b}{table}"] = int(con.execute(sql).fetchone()[0])
     return out
 
 

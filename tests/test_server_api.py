@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
+from lexboard.config import load_settings
 from lexboard.owner import owner_file
+from lexboard.server.state import ServerState
+from lexboard.store import open_store
 from tests.conftest import run_lexboard, write_jsonl
 from tests.records import lex_record
 from tests.server import running_server
@@ -215,3 +220,39 @@ def test_activity_widget_missed_percent_is_missed_over_requests(
     expected = [r[3] / r[1] * 100 if r[1] else None for r in rows]
     assert traces["missed %"]["y"] == expected
     assert any(v for v in expected)  # the window holds a missed turn
+
+
+def test_repeated_views_are_computed_once(server: tuple[str, Path, Path]) -> None:
+    url, _, _ = server
+    view = {"from": "2026-11-01T07:00:00Z", "to": "2026-11-02T11:00:00Z", "tz": "UTC"}
+    before = httpx.get(url + "/api/status").json()["cache"]
+    with ThreadPoolExecutor(8) as pool:
+        widget = url + "/api/widgets/intents"
+        bodies = list(pool.map(lambda _: httpx.get(widget, params=view).json(), range(8)))
+    assert all(body == bodies[0] for body in bodies)
+    after = httpx.get(url + "/api/status").json()["cache"]
+    assert after["computed"] - before["computed"] == 1
+    assert after["hits"] - before["hits"] == 7
+
+
+def test_a_result_being_computed_is_waited_for_not_computed_again(tmp_path: Path) -> None:
+    with open_store(tmp_path / "s.duckdb") as store:
+        state = ServerState(load_settings(env={}, cwd=tmp_path), store)
+        calls = []
+
+        def slow() -> int:
+            calls.append(1)
+            time.sleep(0.3)
+            return 42
+
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda _: state.cached(("k",), slow), range(6)))
+        assert results == [42] * 6 and len(calls) == 1
+        assert (state.cache_computed, state.cache_hits) == (1, 5)
+
+        def failing() -> int:
+            raise ValueError("boom")
+
+        with pytest.raises(ValueError):
+            state.cached(("bad",), failing)
+        assert state.cached(("bad",), lambda: 7) == 7  # a failure is not cached

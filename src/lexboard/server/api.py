@@ -129,7 +129,13 @@ def session(session_id: str, request: Request) -> dict[str, Any]:
 @router.get("/api/status")
 def api_status(request: Request) -> dict[str, Any]:
     state = state_of(request)
-    result = {"data_version": state.data_version, **status(state.store)}
+    result = {
+        "data_version": state.data_version,
+        **status(state.store),
+        # results served from the cache (or from a computation another request started)
+        # and results computed: many viewers of one view cost one computation
+        "cache": {"hits": state.cache_hits, "computed": state.cache_computed},
+    }
     health = state.workers.health if state.workers else {}
     for source in result["sources"]:
         if source["source"] in health:

@@ -55,7 +55,9 @@ function windowQuery() {
     if (form.from.value) q.set("from", form.from.value);
     if (form.to.value) q.set("to", form.to.value);
   } else {
-    const now = Date.now();
+    // presets end at now, in whole seconds (refreshes fall on whole multiples of their
+    // period): viewers of one view send the same window and share one computation
+    const now = Math.floor(Date.now() / 1000) * 1000;
     q.set("to", new Date(now).toISOString());
     q.set("from", new Date(now - RANGES[form.range.value] * 1000).toISOString());
   }
@@ -209,9 +211,12 @@ function refreshAll() {
 }
 
 function schedule() {
-  clearInterval(refreshTimer);
-  const seconds = Number(form.refresh.value);
-  if (seconds > 0) refreshTimer = setInterval(refreshAll, seconds * 1000);
+  clearTimeout(refreshTimer);
+  const period = Number(form.refresh.value) * 1000;
+  if (period > 0) {
+    // on the wall clock's multiples of the period, so every viewer refreshes the same window
+    refreshTimer = setTimeout(() => { refreshAll(); schedule(); }, period - (Date.now() % period));
+  }
 }
 
 document.addEventListener("DOMContentLoaded", () => {
