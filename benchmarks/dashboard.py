@@ -49,8 +49,7 @@ READY = (
 )
 
 
-def start_server(db: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
+def start_server(db: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
     server = subprocess.Popen(
         [sys.executable, "-m", "lexboard", "serve", "--db", str(db), "--port", str(port)]
     )
@@ -100,7 +99,8 @@ def main() -> None:
         context = p.chromium.launch_persistent_context(
             profile, executable_path="/usr/bin/chromium", args=ARGS, viewport=VIEWPORT
         )
-        server, url = start_server(db)
+        port = free_port()  # one origin throughout: browser caches are kept per origin
+        server, url = start_server(db, port)
         try:
             rows.append(("new browser profile, server just started", [render(context, url)]))
             rows.append(("second visit (server cache warm)", [render(context, url)]))
@@ -112,7 +112,7 @@ def main() -> None:
             )
         finally:
             stop_server(server)
-        server, url = start_server(db)  # its result cache starts empty
+        server, url = start_server(db, port)  # its result cache starts empty
         try:
             rows.append(("returning browser, server just started", [render(context, url)]))
         finally:
