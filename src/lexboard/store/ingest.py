@@ -281,17 +281,25 @@ class Ingestor:
             if replace:
                 store.execute("DELETE FROM quarantine WHERE source = ?", [source])
             # One cheap pass reads only the request ids: how many records, how many the
-            # store already has. Records already stored never reach json_transform.
+            # store already has. Records already stored never reach json_transform. The
+            # batch's ids are the hash join's build side: the stored ids are only probed
+            # (a new store reads no file for it).
+            store.execute(
+                "CREATE OR REPLACE TEMP TABLE stored_ids AS SELECT request_id FROM turns "
+                "SEMI JOIN (SELECT json_extract_string(raw, '$.requestId') AS id FROM staged) s "
+                "ON turns.request_id = s.id WHERE EXISTS (SELECT 1 FROM turns)"
+            )
             total, stored = store.fetchone(
                 "SELECT count(*), count(*) FILTER (WHERE json_extract_string(raw, "
-                "'$.requestId') IN (SELECT request_id FROM turns)) FROM staged"
+                "'$.requestId') IN (SELECT request_id FROM stored_ids)) FROM staged"
             )
             total, stored = int(total), int(stored)
             inserted = 0
             if stored < total:
                 store.execute(
                     "CREATE OR REPLACE TEMP VIEW fresh AS SELECT * FROM staged WHERE "
-                    "json_extract_string(raw, '$.requestId') NOT IN (SELECT request_id FROM turns)"
+                    "json_extract_string(raw, '$.requestId') NOT IN "
+                    "(SELECT request_id FROM stored_ids)"
                 )
                 inserted = _count(
                     store,
@@ -342,10 +350,12 @@ class Ingestor:
                     ]
                     problems = len(rows)
             if new:
+                oldest = store.fetchone("SELECT min(ts) FROM turns WHERE ingest_batch = ?", [batch])
                 refresh_sessions(
                     store,
                     f"SELECT DISTINCT {_KEY_LIST} FROM turns WHERE ingest_batch = ?",
                     [batch],
+                    new_turns_from=oldest[0],
                 )
                 add_slot_fills(store.con, "ingest_batch = ?", [batch])
             if quarantined:
@@ -356,6 +366,7 @@ class Ingestor:
                         for q in quarantined
                     ],
                 )
+            store.execute("DROP TABLE stored_ids")
         stats.read += total
         stats.new += new
         stats.expired += int(expired)

@@ -16,6 +16,7 @@ final state ("" when null), the runs joined by the record separator (chr 30).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ CREATE OR REPLACE TEMP TABLE touched_turns AS
 SELECT {_KEY_LIST}, ts, request_id, intent, intent_state, missed, bot_name, alias_id,
        input_mode, dialog_action, slot_to_elicit, session_attributes, utterance
 FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
+WHERE t.ts >= $since
 """
 _NUMBERED = """
 CREATE OR REPLACE TEMP TABLE numbered_sessions AS
@@ -117,9 +119,12 @@ WHERE t.missed AND t.utterance IS NOT NULL
 """
 
 
-def _insert_derived(con: Any) -> None:
-    """Insert the derived rows of the sessions listed in ``affected_sessions``."""
-    con.execute(_TOUCHED)
+def _insert_derived(con: Any, since: datetime | None = None) -> None:
+    """Insert the derived rows of the sessions listed in ``affected_sessions``.
+
+    ``since``: no turn of these sessions is older (lets DuckDB skip old row groups).
+    """
+    con.execute(_TOUCHED, {"since": since or datetime(1, 1, 1, tzinfo=UTC)})
     con.execute(_NUMBERED)
     con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
     con.execute(f"INSERT INTO session_attributes BY NAME {_ATTRIBUTE_ROWS}")
@@ -129,14 +134,32 @@ def _insert_derived(con: Any) -> None:
     con.execute("DROP TABLE numbered_sessions")
 
 
-def refresh_sessions(store: Store, affected_sql: str, params: list[object]) -> None:
-    """Recompute the sessions whose keys ``affected_sql`` selects (inside a transaction)."""
+def refresh_sessions(
+    store: Store,
+    affected_sql: str,
+    params: list[object],
+    new_turns_from: datetime | None = None,
+) -> None:
+    """Recompute the sessions whose keys ``affected_sql`` selects (inside a transaction).
+
+    ``new_turns_from``: the oldest turn stored since these sessions were last computed
+    (None: unknown). With the stored sessions' starts it bounds the turns to read.
+    """
     store.execute(f"CREATE OR REPLACE TEMP TABLE affected_sessions AS {affected_sql}", params)
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE replaced_sessions AS SELECT session_no, start_ts "
         f"FROM sessions s SEMI JOIN affected_sessions a USING ({_KEY_LIST})"
     )
-    earliest = store.fetchone("SELECT min(start_ts) FROM replaced_sessions")[0]
+    earliest, replaced, affected = store.fetchone(
+        "SELECT min(start_ts), count(*), (SELECT count(*) FROM affected_sessions) "
+        "FROM replaced_sessions"
+    )
+    # every stored turn of a computed session is at or after its start; the turns of a
+    # session not computed yet are all new
+    since: datetime | None = None
+    if replaced == affected or new_turns_from is not None:
+        starts = [t for t in (earliest, new_turns_from) if t is not None]
+        since = min(starts) if starts else None
     if earliest is not None:
         # child rows lie at or after their session's start: the bound lets DuckDB skip
         # the row groups of older data when logs arrive roughly in time order
@@ -147,7 +170,7 @@ def refresh_sessions(store: Store, affected_sql: str, params: list[object]) -> N
                 [earliest],
             )
     store.execute("DROP TABLE replaced_sessions")
-    _insert_derived(store.con)
+    _insert_derived(store.con, since)
     store.execute("DROP TABLE affected_sessions")
 
 

@@ -49,15 +49,15 @@ function writeUrl() {
   history.replaceState(null, "", "?" + q.toString());
 }
 
-function windowQuery() {
+function windowQuery(tick) {
   const q = new URLSearchParams();
   if (form.range.value === "custom") {
     if (form.from.value) q.set("from", form.from.value);
     if (form.to.value) q.set("to", form.to.value);
   } else {
-    // presets end at now, in whole seconds (refreshes fall on whole multiples of their
-    // period): viewers of one view send the same window and share one computation
-    const now = Math.floor(Date.now() / 1000) * 1000;
+    // presets end at now, in whole seconds, or for a refresh at its tick (a multiple of
+    // its period): viewers of one view send the same window and share one computation
+    const now = tick || Math.floor(Date.now() / 1000) * 1000;
     q.set("to", new Date(now).toISOString());
     q.set("from", new Date(now - RANGES[form.range.value] * 1000).toISOString());
   }
@@ -197,12 +197,12 @@ async function loadDimensions() {
   }
 }
 
-function refreshAll() {
+function refreshAll(tick) {
   generation += 1;
   const run = generation;
   form.classList.toggle("custom-range", form.range.value === "custom");
   writeUrl();
-  const query = windowQuery();
+  const query = windowQuery(tick);
   for (const section of document.querySelectorAll("[data-widget]")) {
     if (section.dataset.kind === "curation") loadCuration(section, query, run);
     else loadWidget(section, query, run);
@@ -210,12 +210,13 @@ function refreshAll() {
   loadStatus();
 }
 
-function schedule() {
+function schedule(after) {
   clearTimeout(refreshTimer);
   const period = Number(form.refresh.value) * 1000;
   if (period > 0) {
     // on the wall clock's multiples of the period, so every viewer refreshes the same window
-    refreshTimer = setTimeout(() => { refreshAll(); schedule(); }, period - (Date.now() % period));
+    const tick = (Math.floor(Math.max(Date.now(), after || 0) / period) + 1) * period;
+    refreshTimer = setTimeout(() => { refreshAll(tick); schedule(tick); }, tick - Date.now());
   }
 }
 
