@@ -1,8 +1,10 @@
 """Running a metric: the window CTEs every metric's SQL reads, then the metric's SQL.
 
-Each metric's SQL sees two relations: ``turns`` (the turns in the window that match the
-filters) and ``sessions`` (the sessions that started in the window and match the
-filters through any of their turns). Parameters are bound, never spliced into SQL.
+Each metric's SQL sees ``turns`` (the turns in the window that match the filters), the
+flat tables derived from single turns filtered the same way (``slot_fills``,
+``missed_turns``, ``elicitations``; see store/sessions.py and store/slot_fills.py) and
+``sessions`` (the sessions that started in the window and match the filters through any
+of their turns). Parameters are bound, never spliced into SQL.
 """
 
 from __future__ import annotations
@@ -15,15 +17,21 @@ from typing import Any
 from lexboard.metrics.request import MetricRequest, iso
 from lexboard.store.db import Store
 
-WINDOW_CTES = """
-WITH turns AS NOT MATERIALIZED (
-    SELECT * FROM main.turns
+_TURN_FILTER = """
     WHERE ts >= $window_from AND ts < $window_to
       AND ($bot_id IS NULL OR bot_id = $bot_id)
       AND ($locale_id IS NULL OR locale_id = $locale_id)
       AND ($alias_id IS NULL OR alias_id = $alias_id)
-      AND ($input_mode IS NULL OR input_mode = $input_mode)
-), sessions AS NOT MATERIALIZED (
+      AND ($input_mode IS NULL OR input_mode = $input_mode)"""
+# turns and the flat tables derived from single turns, each filtered the same way
+TURN_LEVEL_TABLES = ("turns", "slot_fills", "missed_turns", "elicitations")
+WINDOW_CTES = (
+    "WITH "
+    + ", ".join(
+        f"{table} AS NOT MATERIALIZED (\n    SELECT * FROM main.{table}{_TURN_FILTER}\n)"
+        for table in TURN_LEVEL_TABLES
+    )
+    + """, sessions AS NOT MATERIALIZED (
     SELECT * FROM main.sessions
     WHERE start_ts >= $window_from AND start_ts < $window_to
       AND ($bot_id IS NULL OR bot_id = $bot_id)
@@ -32,6 +40,7 @@ WITH turns AS NOT MATERIALIZED (
       AND ($input_mode IS NULL OR list_contains(input_modes, $input_mode))
 )
 """
+)
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _LEADING_WITH = re.compile(r"^(\s*--[^\n]*\n)*\s*WITH\s", re.IGNORECASE)
 

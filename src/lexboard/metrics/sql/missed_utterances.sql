@@ -1,23 +1,15 @@
 WITH
-missed AS (
-    -- missed_turns holds each session's missed turns that have an utterance, with the
-    -- session's surrogate number, kept current at ingest (store/sessions.py)
-    SELECT utterance, ts, session_no
-    FROM main.missed_turns
-    WHERE ts >= $window_from AND ts < $window_to
-      AND ($bot_id IS NULL OR bot_id = $bot_id)
-      AND ($locale_id IS NULL OR locale_id = $locale_id)
-      AND ($alias_id IS NULL OR alias_id = $alias_id)
-      AND ($input_mode IS NULL OR input_mode = $input_mode)
-), counts AS (
+counts AS (
+    -- missed_turns: the missed turns with an utterance, in the window and matching the
+    -- filters, each with its session's surrogate number (store/sessions.py)
     SELECT utterance, count(*) AS "count", max(ts) AS last_seen
-    FROM missed
+    FROM missed_turns
     GROUP BY utterance
     ORDER BY "count" DESC, utterance
     LIMIT $limit
 ), per_session AS (
     -- distinct sessions of the chosen utterances only
-    SELECT DISTINCT utterance, session_no FROM missed SEMI JOIN counts USING (utterance)
+    SELECT DISTINCT utterance, session_no FROM missed_turns SEMI JOIN counts USING (utterance)
 ), sessions_per_utterance AS (
     SELECT utterance, count(*) AS sessions FROM per_session GROUP BY utterance
 )
