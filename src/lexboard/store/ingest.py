@@ -281,25 +281,23 @@ class Ingestor:
             if replace:
                 store.execute("DELETE FROM quarantine WHERE source = ?", [source])
             # One cheap pass reads only the request ids: how many records, how many the
-            # store already has. Records already stored never reach json_transform. The
-            # batch's ids are the hash join's build side: the stored ids are only probed
-            # (a new store reads no file for it).
-            store.execute(
-                "CREATE OR REPLACE TEMP TABLE stored_ids AS SELECT request_id FROM turns "
-                "SEMI JOIN (SELECT json_extract_string(raw, '$.requestId') AS id FROM staged) s "
-                "ON turns.request_id = s.id WHERE EXISTS (SELECT 1 FROM turns)"
-            )
+            # store already has. Records already stored never reach json_transform. As
+            # joins (not IN lists), DuckDB builds its hash table on the smaller side: the
+            # batch's ids when a live batch meets a big store.
             total, stored = store.fetchone(
-                "SELECT count(*), count(*) FILTER (WHERE json_extract_string(raw, "
-                "'$.requestId') IN (SELECT request_id FROM stored_ids)) FROM staged"
+                "SELECT count(*), count(t.request_id) FROM "
+                "(SELECT json_extract_string(raw, '$.requestId') AS id FROM staged) s "
+                "LEFT JOIN turns t ON t.request_id = s.id"
             )
             total, stored = int(total), int(stored)
             inserted = 0
             if stored < total:
                 store.execute(
-                    "CREATE OR REPLACE TEMP VIEW fresh AS SELECT * FROM staged WHERE "
-                    "json_extract_string(raw, '$.requestId') NOT IN "
-                    "(SELECT request_id FROM stored_ids)"
+                    "CREATE OR REPLACE TEMP VIEW fresh AS SELECT * FROM staged"
+                    if stored == 0  # the usual case, live or bulk: nothing to leave out
+                    else "CREATE OR REPLACE TEMP VIEW fresh AS SELECT staged.* FROM staged "
+                    "ANTI JOIN turns t ON t.request_id = json_extract_string(staged.raw, "
+                    "'$.requestId')"
                 )
                 inserted = _count(
                     store,
@@ -366,7 +364,6 @@ class Ingestor:
                         for q in quarantined
                     ],
                 )
-            store.execute("DROP TABLE stored_ids")
         stats.read += total
         stats.new += new
         stats.expired += int(expired)
