@@ -77,3 +77,18 @@ def test_sessions_across_batches_match_a_rebuild(tmp_path: Path) -> None:
             ("Channel", "VOICE"),
             ("Tier", "x"),
         ]
+
+
+def test_a_batch_partly_stored_adds_only_its_new_records(tmp_path: Path) -> None:
+    records = [_turn(i, "p", i, missed=i % 2 == 0) for i in range(6)]
+    db = tmp_path / "p.duckdb"
+    with open_store(db) as store:
+        first = write_jsonl(tmp_path / "first.jsonl", records[:4])
+        ingest_sources(store, [("x", [first])])
+        both = write_jsonl(tmp_path / "both.jsonl", records[2:] + records[:1])
+        summary = ingest_sources(store, [("x", [both])])
+        assert (summary.total("new"), summary.total("duplicate")) == (2, 3)
+        assert store.fetchall("SELECT request_id FROM turns ORDER BY ts") == [
+            (f"p-{i}",) for i in range(6)
+        ]
+        assert store.fetchall("SELECT turns, missed FROM sessions") == [(6, 3)]
