@@ -256,3 +256,20 @@ def test_a_result_being_computed_is_waited_for_not_computed_again(tmp_path: Path
         with pytest.raises(ValueError):
             state.cached(("bad",), failing)
         assert state.cached(("bad",), lambda: 7) == 7  # a failure is not cached
+
+
+def test_plotly_js_comes_from_the_plotly_package_gzipped_when_asked(
+    server: tuple[str, Path, Path],
+) -> None:
+    url, _, _ = server
+    from lexboard.server.pages import plotly_js
+
+    shipped = plotly_js().read_bytes()
+    with httpx.Client(headers={"Accept-Encoding": "gzip"}) as client:
+        packed = client.get(url + "/static/plotly.min.js?v=1")
+    assert packed.headers["content-encoding"] == "gzip"
+    assert packed.content == shipped  # httpx decoded it
+    assert packed.num_bytes_downloaded < len(shipped) / 2
+    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+        plain = client.get(url + "/static/plotly.min.js?v=1")
+    assert "content-encoding" not in plain.headers and plain.content == shipped

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
+import threading
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
@@ -60,6 +61,8 @@ def create_app(
         workers = Workers(state, list(sources))
         state.workers = workers
         workers.start()
+        # the first page's plotly.js is then already compressed
+        threading.Thread(target=pages.plotly_js_gzip, name="plotly-gzip", daemon=True).start()
         if announce_url:
             owner.announce(state.store.path, announce_url, local_token)
         try:
