@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 from playwright.sync_api import BrowserContext, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
 from metrics import WINDOW_FROM, WINDOW_TO, build_store
-from tests.server import free_port
+from tests.server import free_port, running_server
 
 ARGS = [
     "--headless",
@@ -47,25 +45,6 @@ READY = (
     "() => [...document.querySelectorAll('[data-metric]')]"
     ".every(e => ['ready', 'empty', 'error'].includes(e.dataset.state))"
 )
-
-
-def start_server(db: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "lexboard", "serve", "--db", str(db), "--port", str(port)]
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    return server, url
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    server.wait(timeout=30)
 
 
 def render(context: BrowserContext, url: str) -> float:
@@ -100,8 +79,7 @@ def main() -> None:
             profile, executable_path="/usr/bin/chromium", args=ARGS, viewport=VIEWPORT
         )
         port = free_port()  # one origin throughout: browser caches are kept per origin
-        server, url = start_server(db, port)
-        try:
+        with running_server(db, port=port) as url:
             rows.append(("new browser profile, server just started", [render(context, url)]))
             rows.append(("second visit (server cache warm)", [render(context, url)]))
             rows.append(
@@ -110,13 +88,8 @@ def main() -> None:
                     [render(context, url) for _ in range(args.repeat)],
                 )
             )
-        finally:
-            stop_server(server)
-        server, url = start_server(db, port)  # its result cache starts empty
-        try:
+        with running_server(db, port=port) as url:  # its result cache starts empty
             rows.append(("returning browser, server just started", [render(context, url)]))
-        finally:
-            stop_server(server)
         context.close()
     print(f"\nfirst full render of the dashboard, {args.turns:,} turns, 30-day window")
     for label, timings in rows:

@@ -11,14 +11,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.server import free_port
+from tests.server import free_port, stop, wait_for_http
 
 REGION = "us-east-1"
 
@@ -50,26 +48,17 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     saved = dict(os.environ)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto_server exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(url + "/moto-api/", timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start in 30 s")
-            time.sleep(0.1)
+        wait_for_http(
+            proc,
+            url + "/moto-api/",
+            "moto_server",
+            30,
+            ready=lambda status: status < 500,
+            log=lambda: log.read_text()[-2000:],
+        )
         os.environ.update(aws_env(url, tmp_path_factory.mktemp("aws")))
         yield url
     finally:
         os.environ.clear()
         os.environ.update(saved)
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop(proc)

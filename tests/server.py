@@ -7,9 +7,10 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -21,8 +22,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(db: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    port = free_port()
+def running_server(
+    db: Path, *extra: str, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[str]:
+    port = port or free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEXBOARD_")}
     full_env.update(env or {})
     proc = subprocess.Popen(
@@ -34,22 +37,40 @@ def running_server(db: Path, *extra: str, env: dict[str, str] | None = None) -> 
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start in 60 s")
-            time.sleep(0.1)
+        wait_for_http(proc, url + "/healthz", "server", 60)
         yield url
     finally:
-        proc.terminate()
+        stop(proc, 15)
+
+
+def wait_for_http(
+    proc: subprocess.Popen[Any],
+    url: str,
+    name: str,
+    timeout: float,
+    ready: Callable[[int], bool] = lambda status: status == 200,
+    log: Callable[[], str] | None = None,
+) -> None:
+    """Wait until ``url`` answers with a status ``ready`` accepts; fail if ``proc`` exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            said = log() if log else (proc.stderr.read() if proc.stderr else "")
+            raise RuntimeError(f"{name} exited: {said}")
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            if ready(httpx.get(url, timeout=1).status_code):
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start in {timeout:g} s")
+        time.sleep(0.1)
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)

@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from lexboard.cloudwatch_export import build_metric_data, data_of, export_window, plan
 from lexboard.store import open_store
 from lexboard.store.ingest import ingest_sources
+from tests.aws import aws_env, moto_endpoint  # noqa: F401  (the session fixture)
 from tests.conftest import run_lexboard, write_jsonl
 from tests.records import lex_record
-from tests.server import free_port, running_server
+from tests.server import running_server
 
 boto3 = pytest.importorskip("boto3")
 END = datetime(2026, 11, 2, 10, 5, tzinfo=UTC)
@@ -95,50 +89,11 @@ def test_default_window_is_the_last_complete_one() -> None:
 
 
 @pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    binary = Path(sys.executable).parent / "moto_server"
-    command = str(binary) if binary.exists() else shutil.which("moto_server")
-    if command is None:
-        pytest.skip("moto_server missing: pip install 'moto[server]'")
-    port = free_port()
-    proc = subprocess.Popen(
-        [command, "-p", str(port), "-H", "127.0.0.1"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"moto_server exited: {proc.stderr.read() if proc.stderr else ''}"
-                )
-            try:
-                httpx.get(url + "/moto-api/", timeout=1)
-                break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("moto_server did not start in 30 s")
-            time.sleep(0.1)
-        yield {
-            "AWS_ENDPOINT_URL": url,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",  # never ask 169.254.169.254
-        }
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+def moto(
+    moto_endpoint: str,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, str]:
+    return aws_env(moto_endpoint, tmp_path_factory.mktemp("aws"))
 
 
 def _cloudwatch(env: dict[str, str]) -> Any:

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.server import free_port
+from tests.server import free_port, stop, wait_for_http
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, Watch, _settled
 
 ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
@@ -48,20 +48,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "demo did not start in 120 s"
-            time.sleep(0.2)
+        wait_for_http(proc, url + "/healthz", "demo", 120)
         yield url, folder
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        stop(proc, 20)
 
 
 def test_demo_serves_history_and_live_traffic(demo: tuple[str, Path]) -> None:

@@ -20,7 +20,7 @@ from lexboard.store import open_store
 from lexboard.store.ingest import ingest_sources
 from tests.conftest import run_lexboard, write_jsonl
 from tests.records import lex_record
-from tests.server import free_port, running_server
+from tests.server import free_port, running_server, stop, wait_for_http
 
 TOKEN = "scraper-token-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -160,28 +160,10 @@ def prometheus(server: tuple[str, Path]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited: {proc.stderr.read() if proc.stderr else ''}"
-                )
-            try:
-                if httpx.get(base + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("prometheus was not ready in 30 s")
-            time.sleep(0.1)
+        wait_for_http(proc, base + "/-/ready", "prometheus", 30)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop(proc)
 
 
 def _value(result: list[dict[str, Any]]) -> float:

@@ -705,18 +705,18 @@ def export_cloudwatch(
     window_s = parse_duration(window, "--window")
     end_at = parse_instant(end, ZoneInfo(settings.tz), "--to") if end else None
     client = None if dry_run else cw.make_client(region, profile)
-    owner = server_for(settings.db, server)
-    if owner:
-        query = {
-            "namespace_prefix": namespace_prefix,
-            "window": format_duration(window_s),
-            "to": end_at.isoformat() if end_at else None,
-            "top_intents": top_intents,
-        }
-        planned = call(owner, "/api/export/cloudwatch", query, timeout=120)
-    else:
-        with open_store(settings.db, read_only=True) as store:
-            planned = cw.plan(store, namespace_prefix, window_s, end_at, top_intents)
+    query = {
+        "namespace_prefix": namespace_prefix,
+        "window": format_duration(window_s),
+        "to": end_at.isoformat() if end_at else None,
+        "top_intents": top_intents,
+    }
+    planned = _read(
+        settings,
+        server,
+        lambda owner: call(owner, "/api/export/cloudwatch", query, timeout=120),
+        lambda store: cw.plan(store, namespace_prefix, window_s, end_at, top_intents),
+    )
     planned["calls"] = 0 if client is None else cw.put_metric_data(client, cw.data_of(planned))
     planned["dry_run"] = dry_run
     if fmt == "json":
@@ -843,8 +843,8 @@ def utterances_list_missed(
     from lexboard.bots.curation import list_missed
 
     settings = _settings(config, db=db)
-    owner = server_for(settings.db, server)
-    if owner:
+
+    def remote(owner: Server) -> Result:
         query = {
             "from": start,
             "to": end,
@@ -853,11 +853,13 @@ def utterances_list_missed(
             **_bot_spec(bot_export, bot_id, locale_id, region, profile),
         }
         body = call(owner, "/api/curation/missed", query)
-        result = Result(body["metric"], body["params"], body["columns"], body["rows"])
-    else:
+        return Result(body["metric"], body["params"], body["columns"], body["rows"])
+
+    def local(store: Store) -> Result:
         backend = _curation_backend(bot_export, bot_id, locale_id, region, profile)
-        with open_store(settings.db, read_only=True) as store:
-            result = list_missed(store, backend, start, end, tz or settings.tz, limit)
+        return list_missed(store, backend, start, end, tz or settings.tz, limit)
+
+    result = _read(settings, server, remote, local)
     bot = result.params["bot"]
     if fmt == "json":
         click.echo(to_json(result))
@@ -1000,12 +1002,12 @@ def utterances_audit(
     from lexboard.bots.curation import audit_entries
 
     settings = _settings(config, db=db)
-    owner = server_for(settings.db, server)
-    if owner:
-        listing = call(owner, "/api/curation/audit", {"limit": limit})
-    else:
-        with open_store(settings.db, create=False) as store:
-            listing = audit_entries(store, limit)
+    listing = _read(
+        settings,
+        server,
+        lambda owner: call(owner, "/api/curation/audit", {"limit": limit}),
+        lambda store: audit_entries(store, limit),
+    )
     if fmt == "json":
         click.echo(json.dumps(listing, ensure_ascii=False))
         return

@@ -325,7 +325,9 @@ class Ingestor:
                 )
             new = inserted - repeated
             problems = expired = 0
-            newest = store.fetchone("SELECT max(ts) FROM turns WHERE ingest_batch = ?", [batch])[0]
+            oldest, newest = store.fetchone(
+                "SELECT min(ts), max(ts) FROM turns WHERE ingest_batch = ?", [batch]
+            )
             if total != inserted + stored:  # something was left out: find out what
                 _, problems, expired, newest = store.fetchone(
                     f"""
@@ -348,12 +350,11 @@ class Ingestor:
                     ]
                     problems = len(rows)
             if new:
-                oldest = store.fetchone("SELECT min(ts) FROM turns WHERE ingest_batch = ?", [batch])
                 refresh_sessions(
                     store,
                     f"SELECT DISTINCT {_KEY_LIST} FROM turns WHERE ingest_batch = ?",
                     [batch],
-                    new_turns_from=oldest[0],
+                    new_turns_from=oldest,
                 )
                 add_slot_fills(store.con, "ingest_batch = ?", [batch])
             if quarantined:
