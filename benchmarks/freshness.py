@@ -26,7 +26,6 @@ import gzip
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -41,31 +40,14 @@ from typing import Any
 import boto3
 import httpx
 
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from tests.server import free_port, wait_for_http
+
 GOALS = {"cloudwatch": 5.0, "firehose": 1.0}
 BOTS = {"cloudwatch": "CWBOT00001", "firehose": "FHBOT00001"}
 KEY = "freshness-benchmark-key"
 GROUP = "/aws/lex/freshness"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode}")
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{what} did not start in {timeout:g} s")
-        time.sleep(0.1)
 
 
 def turn(bot_id: str, stamp: datetime, number: int) -> dict[str, Any]:
@@ -226,7 +208,7 @@ def main() -> None:
     )
     server: subprocess.Popen[bytes] | None = None
     try:
-        wait_for(moto_url + "/moto-api/", moto, "moto_server")
+        wait_for_http(moto, moto_url + "/moto-api/", "moto_server", 60, ready=lambda _: True)
         boto3.client("logs").create_log_group(logGroupName=GROUP)
         server = subprocess.Popen(
             [
@@ -238,7 +220,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_for(url + "/healthz", server, "lexboard serve")
+        wait_for_http(server, url + "/healthz", "lexboard serve", 60)
         now = datetime.now(UTC)
         window = ((now - timedelta(hours=1)).isoformat(), (now + timedelta(hours=2)).isoformat())
         paths = [Lane("cloudwatch"), Lane("firehose")]

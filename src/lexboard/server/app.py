@@ -62,7 +62,7 @@ def create_app(
         state.workers = workers
         workers.start()
         # the first page's plotly.js is then already compressed
-        threading.Thread(target=pages.plotly_js_gzip, name="plotly-gzip", daemon=True).start()
+        threading.Thread(target=pages.warm_plotly_js_gzip, name="plotly-gzip", daemon=True).start()
         if announce_url:
             owner.announce(state.store.path, announce_url, local_token)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import importlib.util
 import threading
@@ -56,6 +57,12 @@ _GZIP_LOCK = threading.Lock()
 @cache
 def _gzipped(path: Path) -> bytes:
     return gzip.compress(path.read_bytes(), compresslevel=6, mtime=0)
+
+
+def warm_plotly_js_gzip() -> None:
+    """Compress plotly.js ahead of the first page (a thread's target: never raises)."""
+    with contextlib.suppress(ApiError, OSError):  # the request that needs it reports it
+        plotly_js_gzip()
 
 
 def plotly_js_gzip() -> bytes:
