@@ -236,13 +236,13 @@ def test_auto_refresh_reloads_on_the_wall_clock_period(site: str, browser: Brows
             break
         page.wait_for_timeout(500)
     _settled(page)
-    ends = [datetime.fromisoformat(parse_qs(urlparse(u).query)["to"][0]) for u in windows]
-    assert len(ends) == 3, windows
+    assert len(windows) >= 3, windows  # a slow machine may already be at the next tick
+    ends = [datetime.fromisoformat(parse_qs(urlparse(u).query)["to"][0]) for u in windows[:3]]
     # presets end at whole seconds; refreshes fall on the wall clock's multiples of the
     # period, so every viewer with this view asks for the same window
     assert all(end.microsecond == 0 for end in ends)
-    assert [end.second % 10 for end in ends[1:]] == [0, 0]
-    assert ends[2] - ends[1] == timedelta(seconds=10) and ends[1] > ends[0]
+    assert [end.second % 10 for end in ends[1:]] == [0, 0], windows
+    assert ends[2] - ends[1] == timedelta(seconds=10) and ends[1] > ends[0], windows
     page.select_option("select[name=refresh]", "0")
     page.wait_for_timeout(500)
     assert "refresh" not in page.url
