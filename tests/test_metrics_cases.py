@@ -489,6 +489,33 @@ def test_session_attributes(main_store: Store) -> None:
     assert run(main_store, "session_attributes", bot_id="BOT2") == []
 
 
+def test_session_attributes_ties_and_limit(tmp_path: Path) -> None:
+    # Plan: "gold" in 2 sessions; "bronze", "amber", "copper" in 1 each (ties go by value
+    # ascending); a session with "amber" twice counts once
+    plans = ["copper", "gold", "bronze", "gold", "amber"]
+    records = [
+        lex_record(
+            ts=f"2026-11-02T11:0{i}:00.000Z", session_id=f"p{i}", session_attributes={"Plan": plan}
+        )
+        for i, plan in enumerate(plans)
+    ]
+    records.append(
+        lex_record(
+            ts="2026-11-02T11:09:00.000Z", session_id="p4", session_attributes={"Plan": "amber"}
+        )
+    )
+    store = _build(tmp_path / "store.duckdb", records)
+    try:
+        assert run(store, "session_attributes", limit="3") == [
+            ["Plan", "gold", 2],
+            ["Plan", "amber", 1],
+            ["Plan", "bronze", 1],
+        ]
+        assert run(store, "session_attributes", limit="100000")[-1] == ["Plan", "copper", 1]
+    finally:
+        store.close()
+
+
 def test_intent_outcomes(main_store: Store) -> None:
     # S1 BookHotel success; S2 CheckBalance failed (next FallbackIntent), CheckBalance
     # success; S3 OrderPizza success (t8, last by request id, is ReadyForFulfillment);
@@ -729,6 +756,7 @@ def test_activity_bucket_limit(tz_store: Store) -> None:
         ("activity", {"bucket": "2h"}, "bucket = '2h' is not allowed"),
         ("session_heatmap", {"block_hours": "5"}, "block_hours = '5' is not allowed"),
         ("top_sessions", {"limit": "0"}, "limit = 0 is below the minimum 1"),
+        ("session_attributes", {"limit": "100001"}, "limit = 100001 is above the maximum 100000"),
         ("intent_paths", {"max_steps": "x"}, "max_steps = 'x' is not an integer"),
         ("message_history", {"missed_only": "maybe"}, "missed_only = 'maybe' is not a boolean"),
         ("intents", {"limit": "3"}, "metric intents has no parameter 'limit'"),

@@ -84,6 +84,12 @@ def metrics_md() -> str:
             lines += ["| parameter | type | default | meaning |", "|---|---|---|---|"]
             for p in m.params:
                 kind = p.kind + (f" ({', '.join(p.choices)})" if p.choices else "")
+                if p.minimum is not None or p.maximum is not None:
+                    low = "" if p.minimum is None else f"{p.minimum:,}"
+                    high = "" if p.maximum is None else f"{p.maximum:,}"
+                    kind += (
+                        f" {low}…{high}" if low and high else f" ≥ {low}" if low else f" ≤ {high}"
+                    )
                 lines.append(f"| `{p.name}` | {_cell(kind)} | `{p.default!r}` | {_cell(p.help)} |")
             lines.append("")
     return "\n".join(lines)

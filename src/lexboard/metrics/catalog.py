@@ -27,6 +27,7 @@ class Param:
     help: str
     choices: tuple[str, ...] = ()
     minimum: int | None = None
+    maximum: int | None = None
 
 
 @dataclass(frozen=True)
@@ -476,7 +477,9 @@ METRICS: tuple[Metric, ...] = (
             Column("sessions", "integer", "sessions with that value"),
         ),
         order="attribute asc, sessions desc, value asc",
-        params=(Param("limit", "int", 10, "values per attribute", minimum=1),),
+        # at most 100,000: the top values are picked with min_by(…, n), whose n DuckDB
+        # caps below 1,000,000
+        params=(Param("limit", "int", 10, "values per attribute", minimum=1, maximum=100_000),),
     ),
     Metric(
         id="intent_outcomes",

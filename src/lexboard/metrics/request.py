@@ -89,6 +89,8 @@ def _parse_param(param: Param, raw: Any) -> Any:
             raise MetricError(f"{param.name} = {raw!r} is not an integer") from None
         if param.minimum is not None and value < param.minimum:
             raise MetricError(f"{param.name} = {value} is below the minimum {param.minimum}")
+        if param.maximum is not None and value > param.maximum:
+            raise MetricError(f"{param.name} = {value} is above the maximum {param.maximum}")
         if param.choices and str(value) not in param.choices:
             raise MetricError(
                 f"{param.name} = {raw!r} is not allowed",

@@ -63,6 +63,8 @@ def catalog() -> dict[str, Any]:
                         "kind": p.kind,
                         "default": p.default,
                         "choices": list(p.choices),
+                        "minimum": p.minimum,
+                        "maximum": p.maximum,
                         "help": p.help,
                     }
                     for p in m.params

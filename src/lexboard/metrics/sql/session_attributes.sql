@@ -17,8 +17,15 @@ pairs AS (
 ), counts AS (
     SELECT attribute, value, count(*) AS sessions
     FROM pairs GROUP BY ALL
+), top AS (
+    -- the limit first values of each attribute in (sessions desc, value asc) order; a
+    -- bounded heap per attribute instead of a window sort over every value (an attribute
+    -- such as a contact id has as many values as sessions)
+    SELECT attribute,
+           unnest(min_by({'value': value, 'sessions': sessions},
+                         {'sessions': -sessions, 'value': value}, $limit)) AS pick
+    FROM counts GROUP BY attribute
 )
-SELECT attribute, value, sessions
-FROM counts
-QUALIFY row_number() OVER (PARTITION BY attribute ORDER BY sessions DESC, value) <= $limit
+SELECT attribute, pick.value AS value, pick.sessions AS sessions
+FROM top
 ORDER BY attribute, sessions DESC, value
