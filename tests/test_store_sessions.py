@@ -92,3 +92,27 @@ def test_a_batch_partly_stored_adds_only_its_new_records(tmp_path: Path) -> None
             (f"p-{i}",) for i in range(6)
         ]
         assert store.fetchall("SELECT turns, missed FROM sessions") == [(6, 3)]
+
+
+def test_a_request_id_twice_in_one_batch_keeps_the_same_copy_in_any_order(
+    tmp_path: Path,
+) -> None:
+    copies = [
+        _turn(1, "d", 0, transcript="first copy"),
+        _turn(1, "d", 0, transcript="second copy"),
+    ]
+    other = _turn(2, "d", 1)
+    kept = []
+    for name, records in (("ab", copies), ("ba", copies[::-1])):
+        for bad in (False, True):  # a bad line sends the file down the Python path
+            path = tmp_path / f"{name}{bad}.jsonl"
+            write_jsonl(path, [*records, other])
+            if bad:
+                path.write_bytes(path.read_bytes() + b"{not json\n")
+            with open_store(tmp_path / f"{name}{bad}.duckdb") as store:
+                summary = ingest_sources(store, [("x", [path])])
+                assert (summary.total("new"), summary.total("duplicate")) == (2, 1)
+                kept.append(store.fetchall("SELECT request_id, transcript FROM turns ORDER BY ts"))
+                assert store.fetchall("SELECT turns FROM sessions") == [(2,)]
+    assert kept[0] == [("d-1", "first copy"), ("d-2", "what is my balance")]
+    assert all(k == kept[0] for k in kept)

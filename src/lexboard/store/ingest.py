@@ -299,16 +299,22 @@ class Ingestor:
                     "ANTI JOIN turns t ON t.request_id = json_extract_string(staged.raw, "
                     "'$.requestId')"
                 )
-                inserted = _count(
-                    store,
-                    f"""
-                    INSERT INTO turns BY NAME
-                    SELECT * EXCLUDE (problem), ? AS ingest_batch, ? AS ingested_at
-                    FROM ({turn_select("fresh")}) AS t
-                    WHERE problem IS NULL AND ts >= ?
-                    """,
-                    [batch, ingested_at, cutoff],
-                )
+                # Without insertion order DuckDB transforms and compresses on every core
+                # (1M records: 27 s -> 18 s); nothing relies on the order of turns rows
+                store.execute("SET SESSION preserve_insertion_order = false")
+                try:
+                    inserted = _count(
+                        store,
+                        f"""
+                        INSERT INTO turns BY NAME
+                        SELECT * EXCLUDE (problem), ? AS ingest_batch, ? AS ingested_at
+                        FROM ({turn_select("fresh")}) AS t
+                        WHERE problem IS NULL AND ts >= ?
+                        """,
+                        [batch, ingested_at, cutoff],
+                    )
+                finally:
+                    store.execute("RESET SESSION preserve_insertion_order")
             repeated = 0
             if inserted:
                 repeated = _count(
@@ -317,10 +323,13 @@ class Ingestor:
                     " WHERE ingest_batch = ?",
                     [batch],
                 )
-            if repeated:  # the same request_id twice in one batch: keep the first
+            if repeated:
+                # the same request_id twice in one batch (a log delivered twice): one copy
+                # stays, the same one whatever order the copies came in
                 store.execute(
                     "DELETE FROM turns WHERE ingest_batch = ? AND rowid NOT IN "
-                    "(SELECT min(rowid) FROM turns WHERE ingest_batch = ? GROUP BY request_id)",
+                    "(SELECT arg_min(rowid, (raw, coalesce(position, ''))) FROM turns "
+                    "WHERE ingest_batch = ? GROUP BY request_id)",
                     [batch, batch],
                 )
             new = inserted - repeated
