@@ -132,6 +132,8 @@ PARITY_RECORDS = [
     ),
     lex_record(transcript=None, dialog_action=None, intent=None, state=None),
     lex_record(transcript="ÉCOLE  Straße", confidence="bad"),
+    lex_record(transcript="  Book  a   ROOM "),  # ASCII: the SQL path's own collapsing
+    lex_record(transcript=" Book a room"),
     lex_record(ts="2026-03-08T07:30:00.123+00:00"),
 ]
 

@@ -367,7 +367,9 @@ SELECT
     r.rawInputTranscript AS raw_transcript,
     CASE WHEN r.inputTranscript IS NULL THEN NULL
          WHEN regexp_full_match(r.inputTranscript, '[ -~]*')
-         THEN nullif(lower(trim(regexp_replace(r.inputTranscript, ' +', ' ', 'g'))), '')
+         THEN nullif(lower(trim(CASE WHEN contains(r.inputTranscript, '  ')
+                                     THEN regexp_replace(r.inputTranscript, ' +', ' ', 'g')
+                                     ELSE r.inputTranscript END)), '')
          ELSE lexboard_normalize(r.inputTranscript) END AS utterance,
     missed,
     coalesce(r.developerOverride, false) AS developer_override,

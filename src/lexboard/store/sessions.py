@@ -26,43 +26,46 @@ KEY = ("bot_id", "locale_id", "session_id", "originating_request_id")
 _KEY_LIST = ", ".join(KEY)
 CHILD_TABLES = (("session_attributes", "start_ts"), ("elicitations", "ts"), ("missed_turns", "ts"))
 
-_TOUCHED = f"""
-CREATE OR REPLACE TEMP TABLE touched_turns AS
-SELECT {_KEY_LIST}, ts, request_id, intent, intent_state, missed, bot_name, alias_id,
-       input_mode, dialog_action, slot_to_elicit, session_attributes, utterance
-FROM turns t SEMI JOIN affected_sessions a USING ({_KEY_LIST})
-WHERE t.ts >= $since
-"""
+# The turns of the sessions to compute, each with its session's new session_no: one join
+# on the four key strings, then every window and group below works on that integer.
 _NUMBERED = """
 CREATE OR REPLACE TEMP TABLE numbered_sessions AS
 SELECT *, nextval('session_nos') AS session_no FROM affected_sessions
 """
+_TOUCHED = f"""
+CREATE OR REPLACE TEMP TABLE touched_turns AS
+SELECT n.session_no, bot_id, locale_id, ts, request_id, intent, intent_state, missed,
+       bot_name, alias_id, input_mode, dialog_action, slot_to_elicit, session_attributes,
+       utterance
+FROM turns t JOIN numbered_sessions n USING ({_KEY_LIST})
+WHERE t.ts >= $since
+"""
 
 # Intent runs: turns in (ts, request_id) order, null intents dropped, split into maximal
 # runs of one intent; a run's final state is the intent state of its last turn.
-_SESSION_ROWS = f"""
+_SESSION_ROWS = """
 WITH marked AS (
-    SELECT {_KEY_LIST}, ts, request_id, intent, intent_state,
+    SELECT session_no, ts, request_id, intent, intent_state,
            CASE WHEN intent IS DISTINCT FROM lag(intent) OVER (
-                    PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
+                    PARTITION BY session_no ORDER BY ts, request_id)
                 THEN 1 ELSE 0 END AS starts_run
     FROM touched_turns WHERE intent IS NOT NULL
 ), numbered AS (
     SELECT *, sum(starts_run) OVER (
-        PARTITION BY {_KEY_LIST} ORDER BY ts, request_id ROWS UNBOUNDED PRECEDING) AS run_no
+        PARTITION BY session_no ORDER BY ts, request_id ROWS UNBOUNDED PRECEDING) AS run_no
     FROM marked
 ), runs AS (
-    SELECT {_KEY_LIST}, run_no, any_value(intent) AS intent,
-           list(intent_state ORDER BY ts, request_id)[-1] AS final_state
+    SELECT session_no, run_no, any_value(intent) AS intent,
+           arg_max_null(intent_state, {'ts': ts, 'request_id': request_id}) AS final_state
     FROM numbered GROUP BY ALL
 ), run_lists AS (
-    SELECT {_KEY_LIST},
+    SELECT session_no,
            string_agg(intent || chr(31) || coalesce(final_state, ''), chr(30) ORDER BY run_no)
                AS runs,
            string_agg(intent, ' > ' ORDER BY run_no) AS path
     FROM runs GROUP BY ALL
 ), totals AS (
-    SELECT {_KEY_LIST},
+    SELECT session_no,
            any_value(bot_name) FILTER (WHERE bot_name IS NOT NULL) AS bot_name,
            min(ts) AS start_ts,
            max(ts) AS end_ts,
@@ -75,47 +78,48 @@ WITH marked AS (
                     []) AS input_modes
     FROM touched_turns GROUP BY ALL
 )
-SELECT totals.*, n.session_no, coalesce(run_lists.runs, '') AS runs,
-       coalesce(run_lists.path, '') AS path
+SELECT n.bot_id, n.locale_id, n.session_id, n.originating_request_id, totals.*,
+       coalesce(run_lists.runs, '') AS runs, coalesce(run_lists.path, '') AS path
 FROM totals
-JOIN numbered_sessions n USING ({_KEY_LIST})
-LEFT JOIN run_lists USING ({_KEY_LIST})
+JOIN numbered_sessions n USING (session_no)
+LEFT JOIN run_lists USING (session_no)
 """
 
 # The distinct non-empty attribute values seen on any of the session's turns.
-_ATTRIBUTE_ROWS = f"""
+_ATTRIBUTE_ROWS = """
 WITH starts AS (
-    SELECT {_KEY_LIST}, min(ts) AS start_ts FROM touched_turns GROUP BY ALL
+    SELECT session_no, any_value(bot_id) AS bot_id, any_value(locale_id) AS locale_id,
+           min(ts) AS start_ts
+    FROM touched_turns GROUP BY ALL
 ), pairs AS (
-    SELECT DISTINCT {_KEY_LIST}, pair."key" AS attribute, pair."value" AS value
-    FROM (SELECT {_KEY_LIST}, unnest(session_attributes) AS pair FROM touched_turns)
+    SELECT DISTINCT session_no, pair."key" AS attribute, pair."value" AS value
+    FROM (SELECT session_no, unnest(session_attributes) AS pair FROM touched_turns)
     WHERE pair."value" IS NOT NULL AND pair."value" <> ''
 )
-SELECT n.session_no, starts.start_ts, bot_id, locale_id, pairs.attribute, pairs.value
-FROM pairs JOIN starts USING ({_KEY_LIST}) JOIN numbered_sessions n USING ({_KEY_LIST})
+SELECT session_no, starts.start_ts, bot_id, locale_id, pairs.attribute, pairs.value
+FROM pairs JOIN starts USING (session_no)
 """
 
 # ElicitSlot turns; a retry when the previous turn (over all the session's turns)
 # elicited the same slot of the same intent.
-_ELICITATION_ROWS = f"""
-SELECT n.session_no, e.* EXCLUDE (dialog_action, session_id, originating_request_id)
+_ELICITATION_ROWS = """
+SELECT * EXCLUDE (dialog_action)
 FROM (
-    SELECT {_KEY_LIST}, ts, alias_id, input_mode, intent,
+    SELECT session_no, ts, bot_id, locale_id, alias_id, input_mode, intent,
            slot_to_elicit AS slot,
            coalesce(lag(dialog_action) OVER w = 'ElicitSlot' AND lag(intent) OVER w = intent
                     AND lag(slot_to_elicit) OVER w = slot_to_elicit, false) AS retry,
            dialog_action
     FROM touched_turns
-    WINDOW w AS (PARTITION BY {_KEY_LIST} ORDER BY ts, request_id)
-) e
-JOIN numbered_sessions n USING ({_KEY_LIST})
+    WINDOW w AS (PARTITION BY session_no ORDER BY ts, request_id)
+)
 WHERE dialog_action = 'ElicitSlot' AND intent IS NOT NULL AND slot IS NOT NULL
 """
 
-_MISSED_ROWS = f"""
-SELECT n.session_no, t.ts, bot_id, locale_id, t.alias_id, t.input_mode, t.utterance
-FROM touched_turns t JOIN numbered_sessions n USING ({_KEY_LIST})
-WHERE t.missed AND t.utterance IS NOT NULL
+_MISSED_ROWS = """
+SELECT session_no, ts, bot_id, locale_id, alias_id, input_mode, utterance
+FROM touched_turns
+WHERE missed AND utterance IS NOT NULL
 """
 
 
@@ -124,8 +128,8 @@ def _insert_derived(con: Any, since: datetime | None = None) -> None:
 
     ``since``: no turn of these sessions is older (lets DuckDB skip old row groups).
     """
-    con.execute(_TOUCHED, {"since": since or datetime(1, 1, 1, tzinfo=UTC)})
     con.execute(_NUMBERED)
+    con.execute(_TOUCHED, {"since": since or datetime(1, 1, 1, tzinfo=UTC)})
     con.execute(f"INSERT INTO sessions BY NAME {_SESSION_ROWS}")
     con.execute(f"INSERT INTO session_attributes BY NAME {_ATTRIBUTE_ROWS}")
     con.execute(f"INSERT INTO elicitations BY NAME {_ELICITATION_ROWS}")
