@@ -48,7 +48,7 @@ def test_version_4_store_gets_its_derived_tables_rebuilt(
         open_store(old).close()
     con = duckdb.connect(str(old))
     con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
-    con.execute("INSERT INTO turns SELECT * FROM current.turns")
+    con.execute("INSERT INTO turns SELECT * EXCLUDE (request_key) FROM current.turns")
     con.close()
     with open_store(old) as store:
         assert store.schema_version() == LATEST_VERSION
@@ -62,6 +62,40 @@ def test_version_4_store_gets_its_derived_tables_rebuilt(
     assert [retry for _, retry in elicitations] == [False, True]
     assert missed == [("i want to check my balance",)]
     assert fills == [("accountType", "Checking")]
+
+
+def test_version_5_store_gets_request_keys_and_still_finds_its_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lexboard.store import db as store_db
+    from lexboard.store.schema import MIGRATIONS
+
+    logs = write_jsonl(
+        tmp_path / "l.jsonl",
+        [
+            lex_record(session_id="s", request_id=f"r{i}", ts=f"2026-11-02T10:00:0{i}.000Z")
+            for i in range(3)
+        ],
+    )
+    current = tmp_path / "current.duckdb"
+    with open_store(current) as store:
+        ingest_sources(store, [("x", [logs])])
+    old = tmp_path / "old.duckdb"
+    with monkeypatch.context() as patch:  # a store as lexboard with schema 5 made it
+        patch.setattr(store_db, "MIGRATIONS", MIGRATIONS[:5])
+        patch.setattr(store_db, "LATEST_VERSION", 5)
+        open_store(old).close()
+    con = duckdb.connect(str(old))
+    con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
+    con.execute("INSERT INTO turns SELECT * EXCLUDE (request_key) FROM current.turns")
+    con.close()
+    with open_store(old) as store:
+        assert store.schema_version() == LATEST_VERSION
+        assert store.fetchall(
+            "SELECT count(*) FROM turns WHERE request_key = md5_number_lower(request_id)"
+        ) == [(3,)]
+        summary = ingest_sources(store, [("x", [logs])])
+        assert (summary.total("new"), summary.total("duplicate")) == (0, 3)
 
 
 def test_newer_store_is_refused(tmp_path: Path) -> None:

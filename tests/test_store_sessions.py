@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from lexboard.store import Store, open_store
 from lexboard.store.ingest import ingest_sources
 from lexboard.store.sessions import rebuild_all_sessions
@@ -116,3 +118,33 @@ def test_a_request_id_twice_in_one_batch_keeps_the_same_copy_in_any_order(
                 assert store.fetchall("SELECT turns FROM sessions") == [(2,)]
     assert kept[0] == [("d-1", "first copy"), ("d-2", "what is my balance")]
     assert all(k == kept[0] for k in kept)
+
+
+def test_a_stored_key_shared_by_another_id_is_not_taken_for_a_duplicate(
+    tmp_path: Path,
+) -> None:
+    # request keys are 64-bit digests: two ids may share one, so a key match is only a
+    # candidate whose id is then compared
+    with open_store(tmp_path / "k.duckdb") as store:
+        ingest_sources(store, [("x", [write_jsonl(tmp_path / "a.jsonl", [_turn(1, "k", 0)])])])
+        store.execute("UPDATE turns SET request_key = md5_number_lower('k-2')")
+        later = write_jsonl(tmp_path / "b.jsonl", [_turn(1, "k", 0), _turn(2, "k", 1)])
+        summary = ingest_sources(store, [("x", [later])])
+        assert (summary.total("new"), summary.total("duplicate")) == (1, 1)
+        assert store.fetchall("SELECT request_id FROM turns ORDER BY ts") == [("k-1",), ("k-2",)]
+
+
+@pytest.mark.parametrize("limit", [0, 100_000])
+def test_stored_records_are_found_with_few_or_many_candidates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    from lexboard.store import ingest
+
+    monkeypatch.setattr(ingest, "CANDIDATE_LIMIT", limit)  # 0: ids compared with all ids
+    records = [_turn(i, "c", i) for i in range(5)]
+    with open_store(tmp_path / "c.duckdb") as store:
+        ingest_sources(store, [("x", [write_jsonl(tmp_path / "a.jsonl", records[:3])])])
+        both = write_jsonl(tmp_path / "b.jsonl", records[1:])
+        summary = ingest_sources(store, [("x", [both])])
+        assert (summary.total("new"), summary.total("duplicate")) == (2, 2)
+        assert store.fetchall("SELECT count(*), count(DISTINCT request_id) FROM turns") == [(5, 5)]

