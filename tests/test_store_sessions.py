@@ -138,9 +138,9 @@ def test_a_stored_key_shared_by_another_id_is_not_taken_for_a_duplicate(
 def test_stored_records_are_found_with_few_or_many_candidates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
 ) -> None:
-    from lexboard.store import ingest
+    from lexboard.store import keys
 
-    monkeypatch.setattr(ingest, "CANDIDATE_LIMIT", limit)  # 0: ids compared with all ids
+    monkeypatch.setattr(keys, "CANDIDATE_LIMIT", limit)  # 0: ids compared with all ids
     records = [_turn(i, "c", i) for i in range(5)]
     with open_store(tmp_path / "c.duckdb") as store:
         ingest_sources(store, [("x", [write_jsonl(tmp_path / "a.jsonl", records[:3])])])
@@ -148,3 +148,26 @@ def test_stored_records_are_found_with_few_or_many_candidates(
         summary = ingest_sources(store, [("x", [both])])
         assert (summary.total("new"), summary.total("duplicate")) == (2, 2)
         assert store.fetchall("SELECT count(*), count(DISTINCT request_id) FROM turns") == [(5, 5)]
+
+
+@pytest.mark.parametrize("limit", [0, 100_000])
+def test_a_session_is_recomputed_through_its_own_key_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int
+) -> None:
+    from lexboard.store import keys
+
+    monkeypatch.setattr(keys, "CANDIDATE_LIMIT", limit)  # 0: keys compared with all sessions
+    with open_store(tmp_path / "s.duckdb") as store:
+        first = [_turn(1, "a", 0), _turn(1, "b", 1)]
+        ingest_sources(store, [("x", [write_jsonl(tmp_path / "1.jsonl", first)])])
+        # a's session key now equals b's: a key match is only a candidate
+        store.execute(
+            "UPDATE sessions SET session_key = "
+            "(SELECT session_key FROM sessions WHERE session_id = 'b') WHERE session_id = 'a'"
+        )
+        later = [_turn(2, "b", 2)]
+        ingest_sources(store, [("x", [write_jsonl(tmp_path / "2.jsonl", later)])])
+        assert store.fetchall("SELECT session_id, turns FROM sessions ORDER BY 1") == [
+            ("a", 1),
+            ("b", 2),
+        ]

@@ -23,6 +23,7 @@ import orjson
 from lexboard.logs.formats import Item, RawRecord, Unreadable, raw_start, read_items, sniff
 from lexboard.logs.record import TURN_SELECT, BadRecord, check_record, turn_select
 from lexboard.store.db import Store
+from lexboard.store.keys import REQUEST_KEY, candidate_rows
 from lexboard.store.sessions import KEY, refresh_sessions
 from lexboard.store.slot_fills import add_slot_fills
 
@@ -300,7 +301,7 @@ class Ingestor:
                         store,
                         f"""
                         INSERT INTO turns BY NAME
-                        SELECT * EXCLUDE (problem), md5_number_lower(request_id) AS request_key,
+                        SELECT * EXCLUDE (problem), {REQUEST_KEY} AS request_key,
                                ? AS ingest_batch, ? AS ingested_at
                         FROM ({turn_select("fresh")}) AS t
                         WHERE problem IS NULL AND ts >= ?
@@ -380,41 +381,23 @@ class Ingestor:
         stats.add_event_time(newest, ingested_at)
 
 
-# More stored rows than this whose key matches one of a batch's: the batch's ids are
-# compared with every stored id instead (a big file read again: all are candidates).
-CANDIDATE_LIMIT = 100_000
-
-
 def _find_stored(store: Store) -> tuple[int, int]:
-    """(records in ``staged``, those whose request id the store has); the stored ones are
-    left in the temp table ``stored_ids``.
-
-    Stored rows are found by their 8-byte request key first, reading no id strings, then
-    only those rows' ids are read and compared: a live batch into a store of 10M turns
-    takes 0.04 s instead of 0.36 s.
+    """(records in ``staged``, those whose request id the store has); the stored ids are
+    left in the temp table ``stored_ids``. A live batch into 10M turns: 0.04 s, not 0.36 s.
     """
     store.execute(
-        "CREATE OR REPLACE TEMP TABLE batch_ids AS SELECT id, md5_number_lower(id) AS key "
-        "FROM (SELECT json_extract_string(raw, '$.requestId') AS id FROM staged)"
+        f"CREATE OR REPLACE TEMP TABLE batch_ids AS SELECT request_id, {REQUEST_KEY} AS key "
+        "FROM (SELECT json_extract_string(raw, '$.requestId') AS request_id FROM staged)"
     )
-    candidates = store.fetchall(
-        "SELECT rowid FROM turns WHERE request_key IN (SELECT key FROM batch_ids) "
-        f"LIMIT {CANDIDATE_LIMIT + 1}"
+    candidates, params = candidate_rows(store, "turns", "request_key", "SELECT key FROM batch_ids")
+    store.execute(
+        f"CREATE OR REPLACE TEMP TABLE stored_ids AS SELECT request_id FROM {candidates} "
+        "SEMI JOIN batch_ids USING (request_id)",
+        params,
     )
-    if len(candidates) <= CANDIDATE_LIMIT:
-        store.execute(
-            "CREATE OR REPLACE TEMP TABLE stored_ids AS SELECT request_id FROM turns "
-            "WHERE rowid IN (SELECT unnest(?::BIGINT[]))",
-            [[row for (row,) in candidates]],
-        )
-    else:
-        store.execute(
-            "CREATE OR REPLACE TEMP TABLE stored_ids AS SELECT request_id FROM turns t "
-            "SEMI JOIN batch_ids b ON t.request_id = b.id"
-        )
     total, stored = store.fetchone(
         "SELECT count(*), count(s.request_id) FROM batch_ids b "
-        "LEFT JOIN stored_ids s ON s.request_id = b.id"
+        "LEFT JOIN stored_ids s ON s.request_id = b.request_id"
     )
     store.execute("DROP TABLE batch_ids")
     return int(total), int(stored)

@@ -19,6 +19,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lexboard.store.keys import SESSION_KEY, candidate_rows
+
 if TYPE_CHECKING:
     from lexboard.store.db import Store
 
@@ -28,9 +30,10 @@ CHILD_TABLES = (("session_attributes", "start_ts"), ("elicitations", "ts"), ("mi
 
 # The turns of the sessions to compute, each with its session's new session_no: one join
 # on the four key strings, then every window and group below works on that integer.
-_NUMBERED = """
+_NUMBERED = f"""
 CREATE OR REPLACE TEMP TABLE numbered_sessions AS
-SELECT *, nextval('session_nos') AS session_no FROM affected_sessions
+SELECT *, nextval('session_nos') AS session_no, {SESSION_KEY} AS session_key
+FROM affected_sessions
 """
 _TOUCHED = f"""
 CREATE OR REPLACE TEMP TABLE touched_turns AS
@@ -78,7 +81,7 @@ WITH marked AS (
                     []) AS input_modes
     FROM touched_turns GROUP BY ALL
 )
-SELECT n.bot_id, n.locale_id, n.session_id, n.originating_request_id, totals.*,
+SELECT n.bot_id, n.locale_id, n.session_id, n.originating_request_id, n.session_key, totals.*,
        coalesce(run_lists.runs, '') AS runs, coalesce(run_lists.path, '') AS path
 FROM totals
 JOIN numbered_sessions n USING (session_no)
@@ -150,9 +153,13 @@ def refresh_sessions(
     (None: unknown). With the stored sessions' starts it bounds the turns to read.
     """
     store.execute(f"CREATE OR REPLACE TEMP TABLE affected_sessions AS {affected_sql}", params)
+    stored, stored_params = candidate_rows(
+        store, "sessions", "session_key", f"SELECT {SESSION_KEY} FROM affected_sessions"
+    )
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE replaced_sessions AS SELECT session_no, start_ts "
-        f"FROM sessions s SEMI JOIN affected_sessions a USING ({_KEY_LIST})"
+        f"FROM {stored} SEMI JOIN affected_sessions USING ({_KEY_LIST})",
+        stored_params,
     )
     earliest, replaced, affected = store.fetchone(
         "SELECT min(start_ts), count(*), (SELECT count(*) FROM affected_sessions) "
