@@ -385,6 +385,9 @@ def _find_stored(store: Store) -> tuple[int, int]:
     """(records in ``staged``, those whose request id the store has); the stored ids are
     left in the temp table ``stored_ids``. A live batch into 10M turns: 0.04 s, not 0.36 s.
     """
+    if _count(store, "SELECT count(*) FROM turns") == 0:  # a new store: none can be stored
+        store.execute("CREATE OR REPLACE TEMP TABLE stored_ids (request_id VARCHAR)")
+        return _count(store, "SELECT count(*) FROM staged"), 0
     store.execute(
         f"CREATE OR REPLACE TEMP TABLE batch_ids AS SELECT request_id, {REQUEST_KEY} AS key "
         "FROM (SELECT json_extract_string(raw, '$.requestId') AS request_id FROM staged)"
