@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from lexboard.metrics.request import MetricRequest, iso
 from lexboard.store.db import Store
+from lexboard.store.turn_counts import GRAIN_US
 
-_TURN_FILTER = """
-    WHERE ts >= $window_from AND ts < $window_to
-      AND ($bot_id IS NULL OR bot_id = $bot_id)
+_DIMENSION_FILTER = """($bot_id IS NULL OR bot_id = $bot_id)
       AND ($locale_id IS NULL OR locale_id = $locale_id)
       AND ($alias_id IS NULL OR alias_id = $alias_id)
       AND ($input_mode IS NULL OR input_mode = $input_mode)"""
+_TURN_FILTER = f"""
+    WHERE ts >= $window_from AND ts < $window_to
+      AND {_DIMENSION_FILTER}"""
+_COUNT_COLUMNS = "bot_id, locale_id, alias_id, input_mode, intent, sentiment, missed"
 # turns and the flat tables derived from single turns, each filtered the same way
 TURN_LEVEL_TABLES = ("turns", "slot_fills", "missed_turns", "elicitations")
 WINDOW_CTES = (
@@ -31,16 +34,30 @@ WINDOW_CTES = (
         f"{table} AS NOT MATERIALIZED (\n    SELECT * FROM main.{table}{_TURN_FILTER}\n)"
         for table in TURN_LEVEL_TABLES
     )
-    + """, sessions AS NOT MATERIALIZED (
+    + f""", sessions AS NOT MATERIALIZED (
     SELECT * FROM main.sessions
     WHERE start_ts >= $window_from AND start_ts < $window_to
       AND ($bot_id IS NULL OR bot_id = $bot_id)
       AND ($locale_id IS NULL OR locale_id = $locale_id)
       AND ($alias_id IS NULL OR list_contains(alias_ids, $alias_id))
       AND ($input_mode IS NULL OR list_contains(input_modes, $input_mode))
+), turn_counts AS NOT MATERIALIZED (
+    -- the window's turns counted per grain: the stored counts of the grains wholly
+    -- inside it, the turns of the part-grains at its two edges one by one
+    SELECT grain, {_COUNT_COLUMNS}, requests
+    FROM main.turn_counts
+    WHERE grain >= $first_grain AND grain < $end_grain
+      AND {_DIMENSION_FILTER}
+    UNION ALL
+    SELECT epoch_us(ts) // {GRAIN_US} AS grain, {_COUNT_COLUMNS}, 1 AS requests
+    FROM turns WHERE ts < make_timestamptz($first_grain::BIGINT * {GRAIN_US})
+    UNION ALL
+    SELECT epoch_us(ts) // {GRAIN_US} AS grain, {_COUNT_COLUMNS}, 1 AS requests
+    FROM turns WHERE ts >= make_timestamptz(greatest($end_grain, $first_grain)::BIGINT * {GRAIN_US})
 )
 """
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _LEADING_WITH = re.compile(r"^(\s*--[^\n]*\n)*\s*WITH\s", re.IGNORECASE)
 
@@ -68,10 +85,17 @@ def compose_sql(metric_sql: str) -> str:
     return WINDOW_CTES + body
 
 
+def _epoch_us(instant: datetime) -> int:
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
 def _bindings(sql: str, request: MetricRequest) -> dict[str, Any]:
     values: dict[str, Any] = {
         "window_from": request.start,
         "window_to": request.end,
+        # the grains wholly inside the window: first_grain to end_grain (exclusive)
+        "first_grain": -(-_epoch_us(request.start) // GRAIN_US),
+        "end_grain": _epoch_us(request.end) // GRAIN_US,
         "now": request.now,
         "tz": request.tz,
         **request.filters,

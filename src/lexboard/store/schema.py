@@ -8,6 +8,7 @@ derived data is ever migrated by hand.
 from __future__ import annotations
 
 from lexboard.store.keys import REQUEST_KEY, SESSION_KEY
+from lexboard.store.turn_counts import REBUILD as REBUILD_TURN_COUNTS
 
 TURN_TABLE = """
 CREATE TABLE turns (
@@ -222,6 +223,25 @@ ALTER TABLE turns ADD COLUMN request_key UBIGINT;
 UPDATE turns SET request_key = {REQUEST_KEY};
 ALTER TABLE sessions ADD COLUMN session_key UBIGINT;
 UPDATE sessions SET session_key = {SESSION_KEY};
+""",
+    ),
+    (
+        7,
+        # Turns counted per 15-minute grain (store/turn_counts.py), so that the turn-count
+        # metrics read a few hundred thousand rows instead of every turn.
+        f"""
+CREATE TABLE turn_counts (
+    grain BIGINT NOT NULL,
+    bot_id VARCHAR NOT NULL,
+    locale_id VARCHAR NOT NULL,
+    alias_id VARCHAR,
+    input_mode VARCHAR,
+    intent VARCHAR,
+    sentiment VARCHAR,
+    missed BOOLEAN NOT NULL,
+    requests BIGINT NOT NULL
+);
+{REBUILD_TURN_COUNTS};
 """,
     ),
 )

@@ -61,7 +61,11 @@ spec AS (
     -- and the time zone arithmetic below runs per grain instead of per turn
     SELECT make_timestamptz(epoch_us(ts) // step_us * step_us) AS ts,
            count(*) AS requests, count(*) FILTER (WHERE missed) AS missed
-    FROM turns, spec GROUP BY 1
+    FROM turns, spec WHERE $bucket IN ('1m', '5m') GROUP BY 1
+    UNION ALL  -- 15-minute buckets and up: the counted 15-minute grains
+    SELECT make_timestamptz(grain * 900000000) AS ts,
+           sum(requests) AS requests, coalesce(sum(requests) FILTER (WHERE missed), 0) AS missed
+    FROM turn_counts WHERE $bucket NOT IN ('1m', '5m') GROUP BY 1
 ), session_grains AS (
     SELECT make_timestamptz(epoch_us(start_ts) // step_us * step_us) AS ts,
            count(*) AS sessions
@@ -82,7 +86,7 @@ spec AS (
     FROM session_grains, spec WHERE width IS NOT NULL
     UNION ALL
     SELECT d.bucket, s.sessions FROM session_grains s JOIN day_buckets d ON d.day = s.ts::DATE
-), turn_counts AS (
+), bucket_requests AS (
     SELECT bucket, sum(requests)::BIGINT AS requests, sum(missed)::BIGINT AS missed
     FROM turn_buckets GROUP BY bucket
 ), session_counts AS (
@@ -93,6 +97,6 @@ SELECT b.bucket,
        coalesce(s.sessions, 0) AS sessions,
        coalesce(t.missed, 0) AS missed
 FROM buckets b
-LEFT JOIN turn_counts t ON t.bucket = b.bucket
+LEFT JOIN bucket_requests t ON t.bucket = b.bucket
 LEFT JOIN session_counts s ON s.bucket = b.bucket
 ORDER BY b.bucket

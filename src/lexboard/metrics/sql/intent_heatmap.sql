@@ -1,10 +1,9 @@
 WITH
-    -- turns counted per 15-minute UTC grain first (UTC offsets and DST changes fall on
-    -- quarter hours, so a grain lies within one local hour); hour() then runs per grain
+    -- turns per 15-minute UTC grain (UTC offsets and DST changes fall on quarter hours,
+    -- so a grain lies within one local hour); hour() then runs per grain
     grains AS (
-    SELECT intent, make_timestamptz(epoch_us(ts) // 900000000 * 900000000) AS grain,
-           count(*) AS requests
-    FROM turns
+    SELECT intent, make_timestamptz(grain * 900000000) AS grain, sum(requests) AS requests
+    FROM turn_counts
     WHERE intent IS NOT NULL
     GROUP BY ALL
 )

@@ -1,5 +1,7 @@
 WITH turn_totals AS (
-    SELECT count(*) AS requests, count(*) FILTER (WHERE missed) AS missed FROM turns
+    SELECT coalesce(sum(requests), 0)::BIGINT AS requests,
+           coalesce(sum(requests) FILTER (WHERE missed), 0)::BIGINT AS missed
+    FROM turn_counts
 ), session_totals AS (
     SELECT count(*) AS sessions,
            avg(duration_s) AS avg_session_duration_s,
