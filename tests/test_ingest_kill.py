@@ -91,6 +91,7 @@ def _differences(db: Path, reference: Path) -> dict[str, int]:
         "sessions": "FROM {db}sessions SELECT * EXCLUDE (session_no)",
         "quarantine": "FROM {db}quarantine SELECT source, position, reason, raw_start",
         "slot_fills": "FROM {db}slot_fills SELECT *",
+        "turn_counts": "FROM {db}turn_counts SELECT *",
         **{
             t: child.replace("{t}", t).replace("c.*", "c.* EXCLUDE (session_no)")
             for t in ("session_attributes", "elicitations", "missed_turns")

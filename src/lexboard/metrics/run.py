@@ -4,7 +4,9 @@ Each metric's SQL sees ``turns`` (the turns in the window that match the filters
 flat tables derived from single turns filtered the same way (``slot_fills``,
 ``missed_turns``, ``elicitations``; see store/sessions.py and store/slot_fills.py) and
 ``sessions`` (the sessions that started in the window and match the filters through any
-of their turns). Parameters are bound, never spliced into SQL.
+of their turns) and ``turn_counts`` (those turns counted per 15-minute grain and
+dimension, for metrics that only count turns; see store/turn_counts.py). Parameters are
+bound, never spliced into SQL.
 """
 
 from __future__ import annotations
