@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -15,12 +16,37 @@ from tests.conftest import write_jsonl
 from tests.records import lex_record, scalar_slot
 
 
-def test_version_4_store_gets_its_derived_tables_rebuilt(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _store_of_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int, records: list[Any]
+) -> tuple[Path, Path]:
+    """(the logs, a store as lexboard with schema ``version`` made it, holding their turns)."""
     from lexboard.store import db as store_db
     from lexboard.store.schema import MIGRATIONS
 
+    logs = write_jsonl(tmp_path / "l.jsonl", records)
+    current = tmp_path / "current.duckdb"
+    with open_store(current) as store:
+        ingest_sources(store, [("x", [logs])])
+    old = tmp_path / "old.duckdb"
+    with monkeypatch.context() as patch:
+        patch.setattr(store_db, "MIGRATIONS", MIGRATIONS[:version])
+        patch.setattr(store_db, "LATEST_VERSION", version)
+        open_store(old).close()
+    newer = [column for added, column in TURN_COLUMNS_ADDED if added > version]
+    con = duckdb.connect(str(old))
+    con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
+    exclude = f" EXCLUDE ({', '.join(newer)})" if newer else ""
+    con.execute(f"INSERT INTO turns SELECT *{exclude} FROM current.turns")
+    con.close()
+    return logs, old
+
+
+TURN_COLUMNS_ADDED = [(6, "request_key")]  # (schema version, turns column it added)
+
+
+def test_version_4_store_gets_its_derived_tables_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     records = [
         lex_record(
             session_id="s",
@@ -38,18 +64,7 @@ def test_version_4_store_gets_its_derived_tables_rebuilt(
             slots={"accountType": scalar_slot("checking", "Checking")},
         ),
     ]
-    current = tmp_path / "current.duckdb"
-    with open_store(current) as store:
-        ingest_sources(store, [("x", [write_jsonl(tmp_path / "l.jsonl", records)])])
-    old = tmp_path / "old.duckdb"
-    with monkeypatch.context() as patch:  # a store as lexboard with schema 4 made it
-        patch.setattr(store_db, "MIGRATIONS", MIGRATIONS[:4])
-        patch.setattr(store_db, "LATEST_VERSION", 4)
-        open_store(old).close()
-    con = duckdb.connect(str(old))
-    con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
-    con.execute("INSERT INTO turns SELECT * EXCLUDE (request_key) FROM current.turns")
-    con.close()
+    _, old = _store_of_version(tmp_path, monkeypatch, 4, records)
     with open_store(old) as store:
         assert store.schema_version() == LATEST_VERSION
         runs, path = store.fetchone("SELECT runs, path FROM sessions")
@@ -64,36 +79,20 @@ def test_version_4_store_gets_its_derived_tables_rebuilt(
     assert fills == [("accountType", "Checking")]
 
 
-def test_version_5_store_gets_request_keys_and_still_finds_its_duplicates(
+def test_version_5_store_gets_keys_and_turn_counts_and_still_finds_its_duplicates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lexboard.store import db as store_db
-    from lexboard.store.schema import MIGRATIONS
-
-    logs = write_jsonl(
-        tmp_path / "l.jsonl",
-        [
-            lex_record(session_id="s", request_id=f"r{i}", ts=f"2026-11-02T10:00:0{i}.000Z")
-            for i in range(3)
-        ],
-    )
-    current = tmp_path / "current.duckdb"
-    with open_store(current) as store:
-        ingest_sources(store, [("x", [logs])])
-    old = tmp_path / "old.duckdb"
-    with monkeypatch.context() as patch:  # a store as lexboard with schema 5 made it
-        patch.setattr(store_db, "MIGRATIONS", MIGRATIONS[:5])
-        patch.setattr(store_db, "LATEST_VERSION", 5)
-        open_store(old).close()
-    con = duckdb.connect(str(old))
-    con.execute(f"ATTACH '{current}' AS current (READ_ONLY)")
-    con.execute("INSERT INTO turns SELECT * EXCLUDE (request_key) FROM current.turns")
-    con.close()
+    records = [
+        lex_record(session_id="s", request_id=f"r{i}", ts=f"2026-11-02T10:00:0{i}.000Z")
+        for i in range(3)
+    ]
+    logs, old = _store_of_version(tmp_path, monkeypatch, 5, records)
     with open_store(old) as store:
         assert store.schema_version() == LATEST_VERSION
         assert store.fetchall(
             "SELECT count(*) FROM turns WHERE request_key = md5_number_lower(request_id)"
         ) == [(3,)]
+        assert store.fetchone("SELECT sum(requests) FROM turn_counts") == (3,)
         summary = ingest_sources(store, [("x", [logs])])
         assert (summary.total("new"), summary.total("duplicate")) == (0, 3)
 
