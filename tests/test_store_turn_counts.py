@@ -12,13 +12,13 @@ from tests.conftest import write_jsonl
 from tests.records import lex_record
 
 RECOUNT = """
-SELECT epoch_us(ts) // 900000000 AS grain, bot_id, locale_id, alias_id, input_mode, intent,
-       sentiment, missed, count(*) AS requests
+SELECT epoch_us(ts) // 900000000 AS grain, bot_id, bot_name, locale_id, alias_id, alias_name,
+       bot_version, input_mode, intent, sentiment, missed, count(*) AS requests
 FROM turns GROUP BY ALL ORDER BY ALL
 """
 STORED = (
-    "SELECT grain, bot_id, locale_id, alias_id, input_mode, intent, sentiment, missed, "
-    "requests FROM turn_counts ORDER BY ALL"
+    "SELECT grain, bot_id, bot_name, locale_id, alias_id, alias_name, bot_version, "
+    "input_mode, intent, sentiment, missed, requests FROM turn_counts ORDER BY ALL"
 )
 
 

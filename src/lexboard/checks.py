@@ -40,8 +40,8 @@ STATUSES = ("broken", "skipped", "ok")
 OTHER_INTENT = "other"
 NEVER_FOLDED = ("FallbackIntent",)
 TOP_INTENTS_SQL = """
-SELECT intent FROM turns WHERE intent IS NOT NULL
-GROUP BY intent ORDER BY count(*) DESC, intent LIMIT $top
+SELECT intent FROM turn_counts WHERE intent IS NOT NULL
+GROUP BY intent ORDER BY sum(requests) DESC, intent LIMIT $top
 """
 
 

@@ -72,9 +72,9 @@ SELECT {_SESSION_COLUMNS}, coalesce(bot_version, ''), coalesce(input_mode, ''),
             WHEN intent IN (SELECT intent FROM ranked) OR list_contains($keep, intent)
                 THEN intent
             ELSE '{OTHER_INTENT}' END AS intent_label,
-       count(*) AS requests,
-       count(*) FILTER (WHERE missed) AS missed
-FROM turns
+       sum(requests)::BIGINT AS requests,
+       coalesce(sum(requests) FILTER (WHERE missed), 0)::BIGINT AS missed
+FROM turn_counts
 GROUP BY ALL
 ORDER BY ALL
 """
@@ -86,7 +86,7 @@ _KEY = "bot_id, locale_id, session_id, originating_request_id"
 SESSION_COUNTS_SQL = f"""
 WITH alias_names AS (
     SELECT bot_id, alias_id, max(alias_name) AS alias_name
-    FROM turns WHERE alias_id IS NOT NULL GROUP BY ALL
+    FROM turn_counts WHERE alias_id IS NOT NULL GROUP BY ALL
 ), singles AS (
     SELECT bot_id, bot_name, locale_id, alias_ids[1] AS alias_id, count(*) AS sessions
     FROM sessions WHERE len(alias_ids) <= 1 GROUP BY ALL
@@ -113,8 +113,8 @@ ORDER BY ALL
 MULTI_ALIAS_SQL = "SELECT count(*) > 0 FROM sessions WHERE len(alias_ids) > 1"
 
 SENTIMENT_COUNTS_SQL = f"""
-SELECT {_SESSION_COLUMNS}, sentiment, count(*)
-FROM turns WHERE sentiment IS NOT NULL
+SELECT {_SESSION_COLUMNS}, sentiment, sum(requests)::BIGINT
+FROM turn_counts WHERE sentiment IS NOT NULL
 GROUP BY ALL
 ORDER BY ALL
 """

@@ -228,13 +228,16 @@ UPDATE sessions SET session_key = {SESSION_KEY};
     (
         7,
         # Turns counted per 15-minute grain (store/turn_counts.py), so that the turn-count
-        # metrics read a few hundred thousand rows instead of every turn.
+        # metrics and Prometheus scrapes read a few hundred thousand rows, not every turn.
         f"""
 CREATE TABLE turn_counts (
     grain BIGINT NOT NULL,
     bot_id VARCHAR NOT NULL,
+    bot_name VARCHAR,
     locale_id VARCHAR NOT NULL,
     alias_id VARCHAR,
+    alias_name VARCHAR,
+    bot_version VARCHAR,
     input_mode VARCHAR,
     intent VARCHAR,
     sentiment VARCHAR,

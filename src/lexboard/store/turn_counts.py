@@ -3,9 +3,9 @@
 The turn-count metrics (summary, activity, intents, sentiment, modality, intent heatmap)
 sum these rows for the grains wholly inside the window and count the turns of the two
 part-grains at its edges one by one (metrics/run.py), so they stay exact for any window
-while reading a few hundred thousand rows instead of every turn. UTC offsets and DST
-changes fall on quarter hours, so a grain lies within one local hour and one bucket of
-any size from 15 minutes up.
+while reading a few hundred thousand rows instead of every turn; the Prometheus counters
+(all-time totals) sum them all. UTC offsets and DST changes fall on quarter hours, so a
+grain lies within one local hour and one bucket of any size from 15 minutes up.
 
 A grain's rows are recomputed from its turns whenever turns enter or leave it, so there
 is one row per (grain, dimensions) and no drift between the turns and their counts.
@@ -18,9 +18,11 @@ from typing import Any
 GRAIN_US = 900_000_000  # 15 minutes
 _GRAIN = f"epoch_us(ts) // {GRAIN_US}"
 
+# bot, alias and version names ride along with their ids (they add no rows), for the
+# labels of the Prometheus counters
 _COUNT_ROWS = f"""
-SELECT {_GRAIN} AS grain, bot_id, locale_id, alias_id, input_mode, intent, sentiment,
-       missed, count(*) AS requests
+SELECT {_GRAIN} AS grain, bot_id, bot_name, locale_id, alias_id, alias_name, bot_version,
+       input_mode, intent, sentiment, missed, count(*) AS requests
 FROM turns
 WHERE {{where}}
 GROUP BY ALL
