@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from lexboard.metrics.request import MetricRequest, iso
 from lexboard.store.db import Store
-from lexboard.store.turn_counts import GRAIN_US
+from lexboard.store.turn_counts import GRAIN_US, grains_within
 
 _DIMENSION_FILTER = """($bot_id IS NULL OR bot_id = $bot_id)
       AND ($locale_id IS NULL OR locale_id = $locale_id)
@@ -59,7 +59,6 @@ WINDOW_CTES = (
 )
 """
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 _LEADING_WITH = re.compile(r"^(\s*--[^\n]*\n)*\s*WITH\s", re.IGNORECASE)
 
@@ -87,17 +86,13 @@ def compose_sql(metric_sql: str) -> str:
     return WINDOW_CTES + body
 
 
-def _epoch_us(instant: datetime) -> int:
-    return (instant - _EPOCH) // timedelta(microseconds=1)
-
-
 def _bindings(sql: str, request: MetricRequest) -> dict[str, Any]:
+    first_grain, end_grain = grains_within(request.start, request.end)
     values: dict[str, Any] = {
         "window_from": request.start,
         "window_to": request.end,
-        # the grains wholly inside the window: first_grain to end_grain (exclusive)
-        "first_grain": -(-_epoch_us(request.start) // GRAIN_US),
-        "end_grain": _epoch_us(request.end) // GRAIN_US,
+        "first_grain": first_grain,
+        "end_grain": end_grain,
         "now": request.now,
         "tz": request.tz,
         **request.filters,

@@ -26,7 +26,7 @@ from lexboard.store.db import Store
 from lexboard.store.keys import REQUEST_KEY, candidate_rows
 from lexboard.store.sessions import KEY, refresh_sessions
 from lexboard.store.slot_fills import add_slot_fills
-from lexboard.store.turn_counts import GRAIN_US, recount_grains, refresh_turn_counts
+from lexboard.store.turn_counts import grain_of, recount_grains, refresh_turn_counts
 
 PYTHON_BATCH = 50_000
 _KEY_LIST = ", ".join(KEY)
@@ -117,9 +117,7 @@ class Ingestor:
             self.store.execute("DELETE FROM slot_fills WHERE ts < ?", [self.cutoff])
             if removed:  # recomputed from the turns left; a session with none is dropped
                 refresh_sessions(self.store, "SELECT * FROM expiring_sessions", [])
-                cut = (self.cutoff - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(
-                    microseconds=GRAIN_US
-                )
+                cut = grain_of(self.cutoff)
                 self.store.execute("DELETE FROM turn_counts WHERE grain < ?", [cut])
                 recount_grains(self.store.con, cut, cut)  # the grain the cutoff falls in
             self.store.execute("DROP TABLE expiring_sessions")

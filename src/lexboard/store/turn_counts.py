@@ -13,9 +13,12 @@ is one row per (grain, dimensions) and no drift between the turns and their coun
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 GRAIN_US = 900_000_000  # 15 minutes
+_GRAIN_SPAN = timedelta(microseconds=GRAIN_US)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _GRAIN = f"epoch_us(ts) // {GRAIN_US}"
 
 # bot, alias and version names ride along with their ids (they add no rows), for the
@@ -30,6 +33,16 @@ GROUP BY ALL
 REBUILD = (
     f"DELETE FROM turn_counts; INSERT INTO turn_counts BY NAME {_COUNT_ROWS.format(where='true')}"
 )
+
+
+def grain_of(instant: datetime) -> int:
+    """The number of the grain ``instant`` falls in."""
+    return (instant - _EPOCH) // _GRAIN_SPAN
+
+
+def grains_within(start: datetime, end: datetime) -> tuple[int, int]:
+    """The grains wholly inside [start, end): first, and one past the last."""
+    return -((_EPOCH - start) // _GRAIN_SPAN), grain_of(end)
 
 
 def refresh_turn_counts(con: Any, where: str, params: list[object]) -> None:
