@@ -4,8 +4,9 @@ Each metric's SQL sees ``turns`` (the turns in the window that match the filters
 flat tables derived from single turns filtered the same way (``slot_fills``,
 ``missed_turns``, ``elicitations``; see store/sessions.py and store/slot_fills.py) and
 ``sessions`` (the sessions that started in the window and match the filters through any
-of their turns) and ``turn_counts`` (those turns counted per 15-minute grain and
-dimension, for metrics that only count turns; see store/turn_counts.py). Parameters are
+of their turns) and ``turn_counts`` (those turns counted per 15-minute grain, starting
+at ``grain_start``, and dimension, for metrics that only count turns; see
+store/turn_counts.py). Parameters are
 bound, never spliced into SQL.
 """
 
@@ -28,6 +29,7 @@ _TURN_FILTER = f"""
     WHERE ts >= $window_from AND ts < $window_to
       AND {_DIMENSION_FILTER}"""
 _COUNT_COLUMNS = "bot_id, locale_id, alias_id, input_mode, intent, sentiment, missed"
+_TURN_GRAIN_START = f"make_timestamptz(epoch_us(ts) // {GRAIN_US} * {GRAIN_US})"
 # turns and the flat tables derived from single turns, each filtered the same way
 TURN_LEVEL_TABLES = ("turns", "slot_fills", "missed_turns", "elicitations")
 WINDOW_CTES = (
@@ -44,17 +46,18 @@ WINDOW_CTES = (
       AND ($alias_id IS NULL OR list_contains(alias_ids, $alias_id))
       AND ($input_mode IS NULL OR list_contains(input_modes, $input_mode))
 ), turn_counts AS NOT MATERIALIZED (
-    -- the window's turns counted per grain: the stored counts of the grains wholly
-    -- inside it, the turns of the part-grains at its two edges one by one
-    SELECT grain, {_COUNT_COLUMNS}, requests
+    -- the window's turns counted per grain (grain_start: its first instant): the stored
+    -- counts of the grains wholly inside it, the turns of the part-grains at its two
+    -- edges one by one (a scan per edge, so that each edge's time range reaches the scan)
+    SELECT make_timestamptz(grain * {GRAIN_US}) AS grain_start, {_COUNT_COLUMNS}, requests
     FROM main.turn_counts
     WHERE grain >= $first_grain AND grain < $end_grain
       AND {_DIMENSION_FILTER}
     UNION ALL
-    SELECT epoch_us(ts) // {GRAIN_US} AS grain, {_COUNT_COLUMNS}, 1 AS requests
+    SELECT {_TURN_GRAIN_START} AS grain_start, {_COUNT_COLUMNS}, 1 AS requests
     FROM turns WHERE ts < make_timestamptz($first_grain::BIGINT * {GRAIN_US})
     UNION ALL
-    SELECT epoch_us(ts) // {GRAIN_US} AS grain, {_COUNT_COLUMNS}, 1 AS requests
+    SELECT {_TURN_GRAIN_START} AS grain_start, {_COUNT_COLUMNS}, 1 AS requests
     FROM turns WHERE ts >= make_timestamptz(greatest($end_grain, $first_grain)::BIGINT * {GRAIN_US})
 )
 """

@@ -28,8 +28,8 @@ KEY = ("bot_id", "locale_id", "session_id", "originating_request_id")
 _KEY_LIST = ", ".join(KEY)
 CHILD_TABLES = (("session_attributes", "start_ts"), ("elicitations", "ts"), ("missed_turns", "ts"))
 
-# The turns of the sessions to compute, each with its session's new session_no: one join
-# on the four key strings, then every window and group below works on that integer.
+# Each session to compute gets a new session_no; its turns are read with it (one join on
+# the four key strings), so every window and group below works on that integer.
 _NUMBERED = f"""
 CREATE OR REPLACE TEMP TABLE numbered_sessions AS
 SELECT *, nextval('session_nos') AS session_no, {SESSION_KEY} AS session_key

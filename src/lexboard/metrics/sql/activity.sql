@@ -63,7 +63,7 @@ spec AS (
            count(*) AS requests, count(*) FILTER (WHERE missed) AS missed
     FROM turns, spec WHERE $bucket IN ('1m', '5m') GROUP BY 1
     UNION ALL  -- 15-minute buckets and up: the counted 15-minute grains
-    SELECT make_timestamptz(grain * 900000000) AS ts,
+    SELECT grain_start AS ts,
            sum(requests) AS requests, coalesce(sum(requests) FILTER (WHERE missed), 0) AS missed
     FROM turn_counts WHERE $bucket NOT IN ('1m', '5m') GROUP BY 1
 ), session_grains AS (

@@ -2,7 +2,7 @@ WITH
     -- turns per 15-minute UTC grain (UTC offsets and DST changes fall on quarter hours,
     -- so a grain lies within one local hour); hour() then runs per grain
     grains AS (
-    SELECT intent, make_timestamptz(grain * 900000000) AS grain, sum(requests) AS requests
+    SELECT intent, grain_start AS grain, sum(requests) AS requests
     FROM turn_counts
     WHERE intent IS NOT NULL
     GROUP BY ALL
