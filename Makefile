@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format bench-ingest docs clean
+.PHONY: demo test lint format bench-ingest docs plotly-bundle clean
 
 $(BIN)/lexboard: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ bench-ingest: $(BIN)/lexboard
 
 docs: $(BIN)/lexboard
 	$(BIN)/python -m lexboard.docs docs
+
+# Rebuilds src/lexboard/server/static/plotly.min.js (needs Node.js and the npm registry);
+# the built file is committed, so users, CI and `make demo` need neither.
+plotly-bundle:
+	cd tools/plotly && npm ci --no-audit --no-fund && npm run build
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from tests.conftest import run_lexboard, write_jsonl
 from tests.records import lex_record, list_slot, scalar_slot
 from tests.server import running_server
+from tests.test_plotly_bundle import bundle_traces
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -167,6 +168,14 @@ def test_every_widget_ready_and_nothing_leaks(site: str, browser: Browser) -> No
     assert metrics == set(CATALOG)  # every metric of the catalog has a widget
     kpi = page.text_content("#w-kpis .tile .value")
     assert kpi == "38"
+    # each trace is drawn as the type its figure asks for (plotly.js draws a type missing
+    # from its bundle as an empty scatter), and the bundle carries no unused type
+    drawn = page.evaluate(
+        "() => [...document.querySelectorAll('.js-plotly-plot')].flatMap("
+        "gd => gd._fullData.map(t => [gd.data[t.index].type || 'scatter', t.type]))"
+    )
+    assert drawn and all(asked == got for asked, got in drawn), drawn
+    assert {asked for asked, _ in drawn} == set(bundle_traces())
     # Hostile text shows as text, runs nothing, and creates no element
     history = page.text_content("#w-message_history")
     assert XSS_IMG in history and XSS_SCRIPT in history

@@ -258,7 +258,7 @@ def test_a_result_being_computed_is_waited_for_not_computed_again(tmp_path: Path
         assert state.cached(("bad",), lambda: 7) == 7  # a failure is not cached
 
 
-def test_plotly_js_comes_from_the_plotly_package_gzipped_when_asked(
+def test_plotly_js_is_the_shipped_bundle_gzipped_when_asked(
     server: tuple[str, Path, Path],
 ) -> None:
     url, _, _ = server

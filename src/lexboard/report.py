@@ -2,7 +2,8 @@
 
 The same widget builders as the live dashboard (``server.widgets``), rendered once:
 tiles and tables by Jinja2 with autoescaping, figures as JSON for plotly.js, which is
-inlined from the installed ``plotly`` package so the file works offline.
+inlined (the dashboard's own bundle, ``server/static/plotly.min.js``) so the file works
+offline.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ const body = document.body;
 let refreshTimer = null;
 let lastEvent = null;
 let generation = 0;
-// plotly.js (4.6 MB) loads async: data is fetched and tables drawn meanwhile
+// plotly.js (1.4 MB) loads async: data is fetched and tables drawn meanwhile
 const plotlyReady = new Promise((resolve) => {
   const tag = document.getElementById("plotly-js");
   if (window.Plotly || !tag) resolve();
