@@ -24,7 +24,7 @@ def test_the_shipped_bundle_was_built_from_the_pinned_release_and_trace_list() -
     version = package["devDependencies"]["plotly.js"]
     assert lock["packages"]["node_modules/plotly.js"]["version"] == version
     head = plotly_js().read_text(encoding="utf-8")[:1000]
-    assert f"plotly.js v{version} " in head  # rebuilt after the pin moved
+    assert f"* plotly.js v{version}\n" in head  # rebuilt after the pin moved
     assert f"traces {','.join(bundle_traces())};" in head  # rebuilt after TRACES changed
     assert "Licensed under the MIT license" in head
 

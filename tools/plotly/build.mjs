@@ -14,7 +14,8 @@ import * as esbuild from "esbuild";
 export const TRACES = ["scatter", "bar", "pie", "heatmap", "sankey"];
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const version = JSON.parse(readFileSync(here("node_modules/plotly.js/package.json"))).version;
+const full = readFileSync(here("node_modules/plotly.js/dist/plotly.min.js"), "utf8");
+const license = full.slice(0, full.indexOf("*/") + 2); // "/**\n* plotly.js vX ... MIT license\n*/"
 const entry = [
   "var Plotly = require('plotly.js/lib/core');",
   `Plotly.register([${TRACES.filter((t) => t !== "scatter")
@@ -37,13 +38,8 @@ await esbuild.build({
   // the only CSS import is maplibre's, for map traces, which are not in this bundle
   loader: { ".css": "empty" },
   banner: {
-    js: [
-      "/**",
-      `* plotly.js v${version} (https://github.com/plotly/plotly.js)`,
-      "* Copyright 2012-2026, Plotly, Inc. All rights reserved. Licensed under the MIT license.",
-      `* lexboard's bundle: traces ${TRACES.join(",")}; built by tools/plotly/build.mjs`,
-      "*/",
-    ].join("\n"),
+    // plotly.js's own licence header, and what this bundle holds
+    js: `${license.replace(/\s*\*\/$/, "")}\n* lexboard's bundle: traces ${TRACES.join(",")}; built by tools/plotly/build.mjs\n*/`,
   },
   logLevel: "info",
 });
