@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from lexboard.server.widgets import cell_text
 from tests.conftest import run_lexboard, write_jsonl
 from tests.records import lex_record, list_slot, scalar_slot
 from tests.server import running_server
@@ -185,6 +188,39 @@ def test_every_widget_ready_and_nothing_leaks(site: str, browser: Browser) -> No
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
     watch.assert_clean()
+    page.close()
+
+
+def test_tables_show_each_cell_as_the_report_does(site: str, browser: Browser) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(site + "/?range=1d&tz=America/New_York")
+    _settled(page)
+    seen = set()
+    for widget in ("top_sessions", "message_history", "missed_utterances", "slot_values"):
+        download = page.get_attribute(f"#w-{widget} [data-download=json]", "href") or ""
+        query = urlparse(download).query.replace("&format=json", "")
+        table = httpx.get(f"{site}/api/widgets/{widget}?{query}").json()["table"]
+        shown = page.eval_on_selector_all(
+            f"#w-{widget} tr",
+            "rows => rows.slice(1).map(r => [...r.cells].map(c => [c.textContent, c.title]))",
+        )
+        assert len(shown) == len(table["rows"]) > 0
+        assert (
+            page.eval_on_selector_all(f"#w-{widget} th", "hs => hs.map(h => h.textContent)")
+            == table["labels"]
+        )
+        for row, cells in zip(table["rows"], shown, strict=True):
+            for value, kind, (text, title) in zip(row, table["kinds"], cells, strict=True):
+                assert text == cell_text(value, kind), (widget, kind)  # dashboard.js agrees
+                assert title == (value if kind in ("id", "timestamp") else "")
+                seen.add(kind)
+    assert {"timestamp", "seconds", "id", "integer"} <= seen
+    start = page.text_content("#w-top_sessions td.timestamp")
+    assert start and re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", start)
+    assert re.search(r"[+-]0[45]:00$", page.get_attribute("#w-top_sessions td.timestamp", "title"))
+    assert "duration" in page.eval_on_selector_all(
+        "#w-top_sessions th", "hs => hs.map(h => h.textContent)"
+    )
     page.close()
 
 

@@ -58,6 +58,11 @@ def test_report_is_self_contained_and_escapes_user_text(tmp_path: Path) -> None:
     ours = html.split("</script>", 1)[1]  # after the inlined plotly.js
     assert not re.search(r"""(src|href)=["']?https?:""", ours)  # nothing fetched from outside
     assert html.count("data-metric=") >= 19
+    # top sessions: s1 from 10:00:00 to 10:00:20 UTC, shown in Paris time to the second
+    start = '<td class="timestamp" title="2026-11-02T11:00:00.000+01:00">2026-11-02 11:00:00</td>'
+    assert start in html
+    assert '<td class="seconds">20.0 s</td>' in html
+    assert '<th class="seconds">duration</th>' in html
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()

@@ -21,7 +21,7 @@ from lexboard import __version__
 from lexboard.metrics import resolve_request, run_metric
 from lexboard.metrics.request import MetricRequest, iso
 from lexboard.owner import Server, call
-from lexboard.server.widgets import SECTIONS, WIDGETS, Widget, render
+from lexboard.server.widgets import SECTIONS, WIDGETS, Widget, cell_text, render, seconds_text
 from lexboard.store.db import Store
 
 _env = Environment(
@@ -37,23 +37,13 @@ def _tile_text(value: Any, fmt: str) -> str:
     if fmt == "percent":
         return f"{value * 100:.1f} %"
     if fmt == "seconds":
-        return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+        return seconds_text(value)
     if fmt == "float":
         return f"{value:.2f}"
     return f"{value:,}"
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
-_env.filters["cell"] = _cell
+_env.filters["cell"] = cell_text
 
 
 def _script_json(value: Any) -> Markup:

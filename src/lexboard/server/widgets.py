@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lexboard.metrics.catalog import CATALOG, Column
 from lexboard.metrics.run import Result
 
 PALETTE = ["#2563eb", "#16a34a", "#dc2626", "#d97706", "#7c3aed", "#0891b2", "#db2777", "#65a30d"]
@@ -307,13 +308,51 @@ def conversation_outcomes(result: Result) -> dict[str, Any]:
     return {"empty": not any(r[1] for r in result.rows), "figure": {"data": data, "layout": layout}}
 
 
+def seconds_text(value: float) -> str:
+    return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def column_kind(column: Column) -> str:
+    """How a table shows a column: its catalog type, or seconds, or a clipped id."""
+    if column.type == "float" and column.name.endswith("_s"):
+        return "seconds"  # the catalog's durations are floats named *_s
+    if column.type == "string" and column.name.endswith("_id"):
+        return "id"
+    return column.type
+
+
+def cell_text(value: Any, kind: str) -> str:
+    """A table cell as shown (the report's; dashboard.js's cellText matches it)."""
+    if value is None:
+        return "—"
+    if kind == "boolean":
+        return "yes" if value else "no"
+    if kind == "timestamp":  # in the view's time zone already: to the second, no offset
+        return str(value)[:19].replace("T", " ")
+    if kind == "seconds":
+        return seconds_text(value)
+    if kind == "float":
+        return f"{value:.3f}"
+    if kind == "integer":
+        return f"{value:,}"
+    return str(value)
+
+
 def table(links: dict[str, str] | None = None) -> Callable[[Result], dict[str, Any]]:
-    """Rows as data: the page writes every cell with textContent, never as HTML."""
+    """Rows as data, with each column's label and kind; the page writes every cell with
+    textContent, never as HTML."""
 
     def build(result: Result) -> dict[str, Any]:
+        catalog = {c.name: c for c in CATALOG[result.metric].columns}
         return {
             "empty": _empty(result),
-            "table": {"columns": result.columns, "rows": result.rows, "links": links or {}},
+            "table": {
+                "columns": result.columns,
+                "labels": [name.removesuffix("_s").replace("_", " ") for name in result.columns],
+                "kinds": [column_kind(catalog[name]) for name in result.columns],
+                "rows": result.rows,
+                "links": links or {},
+            },
         }
 
     return build
@@ -378,6 +417,7 @@ WIDGETS: tuple[Widget, ...] = (
         "Conversations",
         "table",
         table(SESSION_LINK),
+        wide=True,
     ),
     Widget(
         "session_heatmap",

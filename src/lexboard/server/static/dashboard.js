@@ -92,25 +92,35 @@ function sessionHref(row, columns) {
   return "/sessions/" + encodeURIComponent(row[columns.indexOf("session_id")]) + "?" + q.toString();
 }
 
+// as widgets.cell_text shows a cell in the report
+function cellText(cell, kind) {
+  if (cell === null || cell === undefined) return "—";
+  if (kind === "boolean") return cell ? "yes" : "no";
+  if (kind === "timestamp") return String(cell).slice(0, 19).replace("T", " ");
+  if (kind === "seconds") return formatValue(cell, "seconds");
+  if (kind === "float") return Number(cell).toFixed(3);
+  if (kind === "integer") return Number(cell).toLocaleString("en-US");
+  return String(cell);
+}
+
 function renderTable(target, table) {
   const wrap = el("div", { class: "table-scroll" });
   const t = el("table");
   const head = el("tr");
-  for (const c of table.columns) head.append(el("th", {}, c));
+  table.labels.forEach((label, i) => head.append(el("th", { class: table.kinds[i] }, label)));
   t.append(head);
   for (const row of table.rows) {
     const tr = el("tr");
     row.forEach((cell, i) => {
       const column = table.columns[i];
-      const td = el("td", typeof cell === "number" ? { class: "num" } : {});
+      const kind = table.kinds[i];
+      // the full id or timestamp on hover: the cell shows it clipped or to the second
+      const full = (kind === "id" || kind === "timestamp") && cell !== null ? { title: String(cell) } : {};
+      const td = el("td", { class: kind, ...full });
       if (table.links[column] === "session" && cell !== null) {
         td.append(el("a", { href: sessionHref(row, table.columns), "data-session": String(cell) }, cell));
-      } else if (typeof cell === "boolean") {
-        td.textContent = cell ? "yes" : "no";
-      } else if (typeof cell === "number" && !Number.isInteger(cell)) {
-        td.textContent = cell.toFixed(3);
       } else {
-        td.textContent = cell === null ? "—" : String(cell);
+        td.textContent = cellText(cell, kind);
       }
       tr.append(td);
     });
