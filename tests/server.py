@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -15,6 +16,11 @@ from typing import Any
 import httpx
 
 
+def trust(cert: Path) -> ssl.SSLContext:
+    """A client context that trusts this certificate (a test's self-signed one)."""
+    return ssl.create_default_context(cafile=str(cert))
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -23,9 +29,16 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(
-    db: Path, *extra: str, env: dict[str, str] | None = None, port: int | None = None
+    db: Path,
+    *extra: str,
+    env: dict[str, str] | None = None,
+    port: int | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[str]:
+    """The server's URL; with ``tls`` (certificate, key) it serves HTTPS."""
     port = port or free_port()
+    if tls:
+        extra = (*extra, "--ssl-certfile", str(tls[0]), "--ssl-keyfile", str(tls[1]))
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("LEXBOARD_")}
     full_env.update(env or {})
     proc = subprocess.Popen(
@@ -35,9 +48,9 @@ def running_server(
         text=True,
         env=full_env,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
-        wait_for_http(proc, url + "/healthz", "server", 60)
+        wait_for_http(proc, url + "/healthz", "server", 60, verify=trust(tls[0]) if tls else True)
         yield url
     finally:
         stop(proc, 15)
@@ -50,6 +63,7 @@ def wait_for_http(
     timeout: float,
     ready: Callable[[int], bool] = lambda status: status == 200,
     log: Callable[[], str] | None = None,
+    verify: ssl.SSLContext | bool = True,
 ) -> None:
     """Wait until ``url`` answers with a status ``ready`` accepts; fail if ``proc`` exits."""
     deadline = time.monotonic() + timeout
@@ -58,7 +72,7 @@ def wait_for_http(
             said = log() if log else (proc.stderr.read() if proc.stderr else "")
             raise RuntimeError(f"{name} exited: {said}")
         try:
-            if ready(httpx.get(url, timeout=1).status_code):
+            if ready(httpx.get(url, timeout=1, verify=verify).status_code):
                 return
         except httpx.HTTPError:
             pass

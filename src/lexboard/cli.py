@@ -384,6 +384,8 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 @config_option
 @click.option("--host", help="Address to bind (default 127.0.0.1).")
 @click.option("--port", help="Port (default 8050).")
+@click.option("--ssl-certfile", help="TLS certificate (PEM): with --ssl-keyfile, serve HTTPS.")
+@click.option("--ssl-keyfile", help="TLS private key (PEM).")
 @click.option(
     "--source",
     "sources",
@@ -407,12 +409,23 @@ def serve(
     config: str | None,
     host: str | None,
     port: str | None,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
     sources: tuple[str, ...],
     follow: bool | None,
     since: str | None,
 ) -> None:
     """Serve the API and dashboard over the store (which this process then owns)."""
-    settings = _settings(config, db=db, host=host, port=port, sources=sources, follow=follow)
+    settings = _settings(
+        config,
+        db=db,
+        host=host,
+        port=port,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        sources=sources,
+        follow=follow,
+    )
     from lexboard.server.auth import Authenticator
 
     auth = Authenticator(settings.extra.get("auth"), str(settings.config_file))
@@ -422,14 +435,15 @@ def serve(
             "and no authentication is configured",
             hint="bind 127.0.0.1, or configure [auth] users in lexboard.toml",
         )
-    import uvicorn
-
     from lexboard.server.app import create_app
+    from lexboard.server.listen import listen, run, scheme, tls_files
     from lexboard.sources.live import parse_since
     from lexboard.sources.uri import open_live_sources
 
-    url = f"http://{settings.host}:{settings.port}"
-    with open_store(settings.db) as store:
+    tls = tls_files(settings)
+    sock = listen(settings.host, settings.port)  # before the store: a port in use says so now
+    url = f"{scheme(tls)}://{settings.host}:{settings.port}"
+    with sock, open_store(settings.db) as store:
         live, paths = open_live_sources(
             settings.sources, store, parse_since(since), settings.follow
         )
@@ -447,7 +461,7 @@ def serve(
             err.print(Text(f"live source {source.label}"))
         app = create_app(settings, store=store, announce_url=url, sources=live)
         err.print(Text(f"lexboard serving {settings.db} at {url}  (Ctrl-C stops)"))
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        run(app, sock, tls)
 
 
 @cli.command()
@@ -1127,13 +1141,13 @@ def demo(
     import time
     from datetime import UTC, datetime
 
-    import uvicorn
-
     from lexboard import demo as demo_lib
     from lexboard.server.app import create_app
+    from lexboard.server.listen import listen, run
 
     if host not in LOOPBACK_HOSTS:
         raise ConfigError(f"the demo binds loopback only, not {host}", hint="use 127.0.0.1")
+    sock = listen(host, port)  # before the history is built: a port in use says so now
     folder = Path(db).parent if db else demo_lib.default_demo_dir()
     files = demo_lib.prepare(folder, Path(db) if db else None)
     started = time.monotonic()
@@ -1151,7 +1165,7 @@ def demo(
         },
     )
     url = f"http://{host}:{port}"
-    with open_store(files.db) as store:
+    with sock, open_store(files.db) as store:
         source = expand(str(files.history))
         with IngestProgress(err, [source], quiet=False) as progress:
             ingest_sources(
@@ -1178,7 +1192,7 @@ def demo(
                 style="bold green",
             )
         )
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        run(app, sock)
 
 
 @cli.command()

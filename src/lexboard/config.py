@@ -165,6 +165,17 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("host", "127.0.0.1", _as_str, "string", "Address the server binds."),
     Setting("port", 8050, _as_port, "int", "Port the server listens on."),
+    Setting(
+        "ssl_certfile",
+        None,
+        _as_optional_str,
+        "path",
+        "lexboard serve: TLS certificate (PEM, with its chain); with ssl_keyfile the server "
+        "speaks HTTPS.",
+    ),
+    Setting(
+        "ssl_keyfile", None, _as_optional_str, "path", "lexboard serve: the TLS private key (PEM)."
+    ),
     Setting("tz", "UTC", _as_tz, "tz", "Default IANA time zone for buckets, hours and weekdays."),
     Setting(
         "follow",

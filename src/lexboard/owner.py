@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,13 +25,16 @@ def owner_file(db: str | Path) -> Path:
     return path.with_name(path.name + ".server.json")
 
 
-def announce(db: str | Path, url: str, token: str) -> Path:
-    """Write the owner file (mode 0600: its token lets local commands act as an editor)."""
+def announce(db: str | Path, url: str, token: str, cafile: str | None = None) -> Path:
+    """Write the owner file (mode 0600: its token lets local commands act as an editor).
+
+    ``cafile``: the certificate of a server on HTTPS, which local commands then trust.
+    """
     path = owner_file(db)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"url": url, "pid": os.getpid(), "token": token}, handle)
+        json.dump({"url": url, "pid": os.getpid(), "token": token, "cafile": cafile}, handle)
     tmp.replace(path)
     return path
 
@@ -58,6 +62,7 @@ def _alive(pid: int) -> bool:
 class Server:
     url: str
     token: str | None = None
+    cafile: str | None = None  # trust this certificate (the owner's own) over HTTPS
 
 
 def find_server(db: str | Path) -> Server | None:
@@ -67,7 +72,7 @@ def find_server(db: str | Path) -> Server | None:
         url, pid = str(info["url"]), int(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Server(url, info.get("token")) if _alive(pid) else None
+    return Server(url, info.get("token"), info.get("cafile")) if _alive(pid) else None
 
 
 def server_for(db: str | Path, explicit: str | None) -> Server | None:
@@ -75,6 +80,17 @@ def server_for(db: str | Path, explicit: str | None) -> Server | None:
     if explicit:
         return Server(explicit, os.environ.get("LEXBOARD_TOKEN"))
     return find_server(db)
+
+
+def _tls(server: Server) -> ssl.SSLContext | None:
+    """For the owner's HTTPS: its own certificate is the trust anchor (pinned, so the
+    name it was issued for need not be the loopback address the file names)."""
+    if not server.cafile or not server.url.startswith("https:"):
+        return None
+    context = ssl.create_default_context(cafile=server.cafile)
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    context.check_hostname = False
+    return context
 
 
 def call(
@@ -102,7 +118,7 @@ def call(
         },
     )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=_tls(server)) as response:
             payload = response.read()
             kind = response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as exc:

@@ -64,7 +64,9 @@ def create_app(
         # the first page's plotly.js is then already compressed
         threading.Thread(target=pages.warm_plotly_js_gzip, name="plotly-gzip", daemon=True).start()
         if announce_url:
-            owner.announce(state.store.path, announce_url, local_token)
+            # over HTTPS local commands trust exactly this server's certificate
+            cafile = settings.ssl_certfile if announce_url.startswith("https:") else None
+            owner.announce(state.store.path, announce_url, local_token, cafile)
         try:
             yield
         finally:
