@@ -18,6 +18,8 @@ import duckdb
 import orjson
 import pytest
 
+from lexboard.logs.formats import FORMATS as LOG_FORMATS
+from lexboard.logs.formats import sniff
 from lexboard.sample.botdef import load_bot, sample_bot_dir
 from lexboard.sample.simulate import LiveTraffic, hour_weight, simulate_history
 from lexboard.store import open_store
@@ -229,7 +231,7 @@ def _tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-@pytest.mark.parametrize("fmt", ["jsonl", "cloudwatch-export", "subscription"])
+@pytest.mark.parametrize("fmt", LOG_FORMATS)
 def test_sample_cli_is_byte_identical_and_ingestible(tmp_path: Path, fmt: str) -> None:
     args = ["--days", "2", "--sessions-per-day", "150", "--seed", "5"]
     args += ["--end", "2026-11-02T12:00:00Z", "--format", fmt]
@@ -242,6 +244,11 @@ def test_sample_cli_is_byte_identical_and_ingestible(tmp_path: Path, fmt: str) -
     if fmt == "jsonl":
         assert sorted(first) == ["bankingbot-2026-10-31.jsonl", "bankingbot-2026-11-01.jsonl",
                                  "bankingbot-2026-11-02.jsonl"]  # fmt: skip
+    elif fmt in ("json", "cloudwatch-events"):
+        suffix = ".json" if fmt == "json" else ".events.json"
+        days = ["2026-10-31", "2026-11-01", "2026-11-02"]
+        assert sorted(first) == [f"bankingbot-{day}{suffix}" for day in days]
+        assert sniff(tmp_path / "a" / f"bankingbot-2026-11-01{suffix}") == fmt
     elif fmt == "cloudwatch-export":
         assert all(
             re.fullmatch(r"[0-9a-f-]{36}/lex-conversation-logs-\d/\d{6}\.gz", k) for k in first

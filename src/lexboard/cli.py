@@ -1215,7 +1215,8 @@ def demo(
     "fmt",
     default="jsonl",
     show_default=True,
-    type=click.Choice(["jsonl", "cloudwatch-export", "subscription"]),
+    type=click.Choice(LOG_FORMATS),
+    help="One of the formats ingest reads (DESIGN decision 7).",
 )
 @click.option("--no-sentiment", is_flag=True, help="As if sentiment analysis were off.")
 @click.option("--bot-export", help="Lex V2 export (dir or zip) to talk to (default: sample bot).")

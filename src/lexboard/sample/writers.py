@@ -1,6 +1,10 @@
 """Writing simulated records the way Lex logs reach users (see LEX_V2_LOGS.md).
 
 * ``jsonl``: one JSON Lines file per UTC day, ``<bot>-YYYY-MM-DD.jsonl``.
+* ``json``: one JSON array per UTC day, ``<bot>-YYYY-MM-DD.json``.
+* ``cloudwatch-events``: what ``aws logs filter-log-events`` prints, saved to a file per
+  UTC day, ``<bot>-YYYY-MM-DD.events.json``: ``{"events": [{logStreamName, timestamp,
+  message, ingestionTime, eventId}], "searchedLogStreams": [...]}``.
 * ``cloudwatch-export``: what ``CreateExportTask`` leaves in S3,
   ``<task-id>/<log-stream>/000000.gz`` … with ``<ISO timestamp> <message>`` lines.
 * ``subscription``: what a subscription filter → Firehose delivers to S3,
@@ -17,7 +21,7 @@ from __future__ import annotations
 import gzip
 import io
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -27,7 +31,6 @@ import orjson
 from lexboard.logs.record import parse_timestamp
 from lexboard.sample.simulate import iso_ms, random_uuid
 
-FORMATS = ("jsonl", "cloudwatch-export", "subscription")
 LOG_GROUP = "/aws/lex/BankingBot"
 STREAMS = 3
 EXPORT_LINES_PER_OBJECT = 10_000
@@ -72,7 +75,13 @@ def write_records(
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
         return _write_jsonl(records, out, bot_name)
+    if fmt == "json":
+        return _write_daily(records, out, f"{bot_name.lower()}-{{day}}.json", _json_array)
     rng = random.Random(f"lexboard-sample-files:{label}")
+    if fmt == "cloudwatch-events":
+        return _write_daily(
+            records, out, f"{bot_name.lower()}-{{day}}.events.json", _filter_log_events(rng)
+        )
     if fmt == "cloudwatch-export":
         return _write_export(records, out, rng)
     if fmt == "subscription":
@@ -101,6 +110,70 @@ def _write_jsonl(records: Iterable[dict[str, Any]], out: Path, bot_name: str) ->
         if handle is not None:
             handle.close()
     return written
+
+
+def _write_daily(
+    records: Iterable[dict[str, Any]],
+    out: Path,
+    name: str,
+    document: Callable[[list[dict[str, Any]]], bytes],
+) -> Written:
+    """One file per UTC day (``name`` with its ``{day}``), holding ``document(day's records)``."""
+    written = Written()
+    day: str | None = None
+    todays: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if day is not None:
+            path = out / name.format(day=day)
+            path.write_bytes(document(todays))
+            written.files.append(path)
+
+    for record in records:
+        stamp = str(record["timestamp"])[:10]
+        if stamp != day:
+            flush()
+            day, todays = stamp, []
+        todays.append(record)
+        written.records += 1
+    flush()
+    return written
+
+
+def _json_array(records: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(records, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def _filter_log_events(rng: random.Random) -> Callable[[list[dict[str, Any]]], bytes]:
+    """The AWS CLI's output for a day's events over the group's streams (pages merged)."""
+
+    def document(records: list[dict[str, Any]]) -> bytes:
+        events = []
+        sequences = [0] * STREAMS
+        for record in records:
+            stream = rng.randrange(STREAMS)
+            ms = _epoch_ms(record)
+            events.append(
+                {
+                    "logStreamName": stream_name(stream),
+                    "timestamp": ms,
+                    "message": orjson.dumps(record).decode(),
+                    "ingestionTime": ms + rng.randrange(200, 3000),
+                    "eventId": event_id(ms, stream, sequences[stream]),
+                }
+            )
+            sequences[stream] += 1
+        searched = [
+            {"logStreamName": stream_name(s), "searchedCompletely": True} for s in range(STREAMS)
+        ]
+        return (
+            orjson.dumps(
+                {"events": events, "searchedLogStreams": searched}, option=orjson.OPT_INDENT_2
+            )
+            + b"\n"
+        )
+
+    return document
 
 
 def _write_export(records: Iterable[dict[str, Any]], out: Path, rng: random.Random) -> Written:
