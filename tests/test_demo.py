@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.conftest import run_lexboard
 from tests.server import free_port, stop, wait_for_http
 from tests.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, Watch, _settled
 
@@ -143,3 +144,16 @@ def test_curation_writes_need_csrf(demo: tuple[str, Path]) -> None:
         json={"items": [{"intent": "Welcome", "utterance": "hiya there"}]},
     )
     assert response.status_code == 403 and "CSRF" in response.json()["error"]
+
+
+def test_a_second_demo_on_the_same_store_says_who_has_it(demo: tuple[str, Path]) -> None:
+    url, folder = demo
+    store = folder / "demo.duckdb"
+    before = store.stat().st_ino
+    result = run_lexboard("demo", "--db", str(store), "--port", str(free_port()), timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        f"store {store} is in use by PID" in result.stderr and f"the demo at {url}" in result.stderr
+    )
+    assert store.stat().st_ino == before  # the running demo's store was left alone
+    assert httpx.get(url + "/healthz").status_code == 200

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import orjson
 
-from lexboard.errors import LexboardError
+from lexboard.errors import LexboardError, StoreInUse
 from lexboard.logs.formats import Item, RawRecord
+from lexboard.owner import find_server
 from lexboard.sample.botdef import sample_bot_dir
 from lexboard.sample.simulate import LiveTraffic, simulate_history
+from lexboard.store.db import holder_of
 
 
 def default_demo_dir() -> Path:
@@ -42,6 +44,14 @@ def prepare(folder: Path, db: Path | None = None) -> DemoFiles:
     )
     if files.db.resolve() == (Path.cwd() / "lexboard.duckdb").resolve():
         raise LexboardError("the demo never uses ./lexboard.duckdb", hint="pick another --db")
+    holder = holder_of(files.db)
+    if holder:  # another demo still runs on it: rebuilding it would pull it from under that one
+        running = find_server(files.db)
+        raise StoreInUse(
+            f"store {files.db} is in use by {holder}"
+            + (f", the demo at {running.url}" if running else ""),
+            hint="open that one, stop it, or give this demo its own --db",
+        )
     for stale in (files.db, files.db.with_name(files.db.name + ".wal")):
         stale.unlink(missing_ok=True)
     shutil.rmtree(files.bot, ignore_errors=True)

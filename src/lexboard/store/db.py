@@ -114,6 +114,23 @@ def _migrate(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute("COMMIT")
 
 
+def _holder(exc: duckdb.Error) -> str | None:
+    """The other process named by DuckDB's lock error, if that is what ``exc`` is."""
+    match = _LOCK_HOLDER.search(str(exc))
+    return _describe_process(int(match["pid"]), match["exe"]) if match else None
+
+
+def holder_of(path: str | Path) -> str | None:
+    """The process that holds the store file open for writing, if another one does."""
+    if not Path(path).exists():
+        return None
+    try:
+        duckdb.connect(str(path), config={"autoinstall_known_extensions": "false"}).close()
+    except duckdb.Error as exc:
+        return _holder(exc)
+    return None
+
+
 def open_store(
     path: str | Path,
     read_only: bool = False,
@@ -140,9 +157,8 @@ def open_store(
     try:
         con = duckdb.connect(str(store_path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
-        match = _LOCK_HOLDER.search(str(exc))
-        if match:
-            holder = _describe_process(int(match["pid"]), match["exe"])
+        holder = _holder(exc)
+        if holder:
             raise StoreInUse(
                 f"store {store_path} is in use by {holder}",
                 hint="stop that process, or wait for it to finish",
