@@ -436,13 +436,13 @@ def serve(
             hint="bind 127.0.0.1, or configure [auth] users in lexboard.toml",
         )
     from lexboard.server.app import create_app
-    from lexboard.server.listen import listen, run, scheme, tls_files
+    from lexboard.server.listen import listen, run, tls_files
     from lexboard.sources.live import parse_since
     from lexboard.sources.uri import open_live_sources
 
     tls = tls_files(settings)
     sock = listen(settings.host, settings.port)  # before the store: a port in use says so now
-    url = f"{scheme(tls)}://{settings.host}:{settings.port}"
+    url = f"{'https' if tls else 'http'}://{settings.host}:{settings.port}"
     with sock, open_store(settings.db) as store:
         live, paths = open_live_sources(
             settings.sources, store, parse_since(since), settings.follow

@@ -33,7 +33,6 @@ def listen(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
             hint="another program (perhaps another lexboard) holds that port: use --port",
         ) from None
-    sock.set_inheritable(True)
     return sock
 
 
@@ -59,10 +58,6 @@ def tls_files(settings: Settings) -> tuple[str, str] | None:
             hint="PEM files: the certificate (and its chain) and its private key",
         ) from None
     return cert, key
-
-
-def scheme(tls: tuple[str, str] | None) -> str:
-    return "https" if tls else "http"
 
 
 def run(app: Any, sock: socket.socket, tls: tuple[str, str] | None = None) -> None:
