@@ -21,7 +21,7 @@ from lexboard import __version__
 from lexboard.metrics import resolve_request, run_metric
 from lexboard.metrics.request import MetricRequest, iso
 from lexboard.owner import Server, call
-from lexboard.server.widgets import SECTIONS, WIDGETS, Widget, cell_text, render, seconds_text
+from lexboard.server.widgets import SECTIONS, WIDGETS, Widget, cell_text, render, tile_text
 from lexboard.store.db import Store
 
 _env = Environment(
@@ -29,18 +29,6 @@ _env = Environment(
     autoescape=select_autoescape(["html"], default=True),
 )
 _STATIC = Path(__file__).parent / "server" / "static"
-
-
-def _tile_text(value: Any, fmt: str) -> str:
-    if value is None:
-        return "—"
-    if fmt == "percent":
-        return f"{value * 100:.1f} %"
-    if fmt == "seconds":
-        return seconds_text(value)
-    if fmt == "float":
-        return f"{value:.2f}"
-    return f"{value:,}"
 
 
 _env.filters["cell"] = cell_text
@@ -88,7 +76,7 @@ def build_report(
         first = first or request
         payload = payloads(widget, request)
         for tile in payload.get("tiles", []):
-            tile["text"] = _tile_text(tile["value"], tile["format"])
+            tile["text"] = tile_text(tile["value"], tile["format"])
         items.append(
             {
                 "widget": widget,

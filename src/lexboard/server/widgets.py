@@ -308,8 +308,25 @@ def conversation_outcomes(result: Result) -> dict[str, Any]:
     return {"empty": not any(r[1] for r in result.rows), "figure": {"data": data, "layout": layout}}
 
 
-def seconds_text(value: float) -> str:
+# How the report shows tiles and table cells; dashboard.js's formatValue and cellText
+# show them the same way (a browser test compares every table cell with cell_text).
+
+
+def _seconds_text(value: float) -> str:
     return f"{value:.1f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def tile_text(value: Any, fmt: str) -> str:
+    """A KPI tile's value as shown, by the tile's format."""
+    if value is None:
+        return "—"
+    if fmt == "percent":
+        return f"{value * 100:.1f} %"
+    if fmt == "seconds":
+        return _seconds_text(value)
+    if fmt == "float":
+        return f"{value:.2f}"
+    return f"{value:,}"
 
 
 def column_kind(column: Column) -> str:
@@ -322,7 +339,7 @@ def column_kind(column: Column) -> str:
 
 
 def cell_text(value: Any, kind: str) -> str:
-    """A table cell as shown (the report's; dashboard.js's cellText matches it)."""
+    """A table cell as shown, by its column's kind (``column_kind``)."""
     if value is None:
         return "—"
     if kind == "boolean":
@@ -330,7 +347,7 @@ def cell_text(value: Any, kind: str) -> str:
     if kind == "timestamp":  # in the view's time zone already: to the second, no offset
         return str(value)[:19].replace("T", " ")
     if kind == "seconds":
-        return seconds_text(value)
+        return _seconds_text(value)
     if kind == "float":
         return f"{value:.3f}"
     if kind == "integer":

@@ -66,6 +66,7 @@ function windowQuery(tick) {
   return q;
 }
 
+// as widgets.tile_text shows a tile in the report
 function formatValue(value, format) {
   if (value === null || value === undefined) return "—";
   if (format === "percent") return (value * 100).toFixed(1) + " %";
